@@ -1,0 +1,90 @@
+//! The HTTP port: `/health/livez`, `/health/readyz`, `/metrics`, plus whatever HTTP routes
+//! the service adds (JSON API, pages).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Whether this replica should receive traffic: up after start, down first at shutdown,
+/// and down whenever the database does not answer.
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    accepting: Arc<AtomicBool>,
+    pool: PgPool,
+}
+
+impl Readiness {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            accepting: Arc::new(AtomicBool::new(false)),
+            pool,
+        }
+    }
+
+    pub fn set_accepting(&self, accepting: bool) {
+        self.accepting.store(accepting, Ordering::SeqCst);
+    }
+
+    async fn check(&self) -> Result<(), &'static str> {
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Err("not accepting work (starting or shutting down)");
+        }
+        let ping = sqlx::query("SELECT 1").execute(&self.pool);
+        match tokio::time::timeout(Duration::from_secs(2), ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) | Err(_) => Err("database not reachable"),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AdminState {
+    readiness: Readiness,
+    metrics: PrometheusHandle,
+}
+
+/// The admin routes merged with the service's own `routes`.
+pub fn router(readiness: Readiness, metrics: PrometheusHandle, routes: axum::Router) -> axum::Router {
+    let admin = axum::Router::new()
+        .route("/health/livez", get(|| async { "alive" }))
+        .route("/health/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .with_state(AdminState { readiness, metrics });
+    routes.merge(admin)
+}
+
+async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
+    match state.readiness.check().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
+    }
+}
+
+async fn render_metrics(State(state): State<AdminState>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot bind the HTTP port {address}: {error}"))
+}
+
+pub async fn serve(listener: TcpListener, router: axum::Router, stop: CancellationToken) -> anyhow::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await?;
+    Ok(())
+}

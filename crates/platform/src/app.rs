@@ -1,0 +1,196 @@
+//! Assembling and running a service: settings -> pool -> migrations -> servers, consumers
+//! and the outbox relay -> one ordered shutdown.
+//!
+//! Shutdown order (each stage bounded by `shutdown.deadline_ms`): readiness and gRPC health
+//! go NOT_SERVING; consumers stop taking deliveries and finish those in hand while the gRPC
+//! server finishes in-flight calls; the outbox relay publishes what is left; the HTTP port
+//! closes last so that `/metrics` stays readable until the end.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::service::Routes;
+
+use crate::admin::{self, Readiness};
+use crate::auth::{AuthInterceptor, Authenticator};
+use crate::grpc::{GrpcServer, set_not_serving};
+use crate::messaging::{Broker, EventHandler, QueueSpec, run_consumer};
+use crate::outbox::{OutboxWaker, run_relay};
+use crate::settings::PlatformSettings;
+
+type ConsumerStarter = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
+
+/// What a service's `build` gets to assemble itself with.
+pub struct ServiceContext {
+    pub name: &'static str,
+    pub settings: PlatformSettings,
+    pub pool: PgPool,
+    pub broker: Broker,
+    pub outbox: OutboxWaker,
+    authenticator: Authenticator,
+    consumers: Vec<ConsumerStarter>,
+}
+
+impl ServiceContext {
+    /// Connects to the database, migrates it when `database.migrate_on_start`, and loads the
+    /// token key. Fails early, naming the setting, when any of them is wrong.
+    pub async fn start(
+        name: &'static str,
+        settings: PlatformSettings,
+        migrations: &Migrator,
+    ) -> anyhow::Result<Self> {
+        let authenticator = Authenticator::from_settings(&settings.auth)?;
+        let pool = crate::db::connect(&settings.database).await?;
+        if settings.database.migrate_on_start {
+            crate::db::migrate(&pool, migrations).await?;
+        }
+        let broker = Broker::new(name, settings.amqp.clone());
+        Ok(Self {
+            name,
+            settings,
+            pool,
+            broker,
+            outbox: OutboxWaker::default(),
+            authenticator,
+            consumers: Vec::new(),
+        })
+    }
+
+    /// Wrap each gRPC service with this so that its calls carry a verified [`crate::auth::Principal`].
+    pub fn auth_interceptor(&self) -> AuthInterceptor {
+        AuthInterceptor(self.authenticator.clone())
+    }
+
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+
+    /// Registers a consumer, started when the service runs.
+    pub fn add_consumer<H: EventHandler>(&mut self, spec: QueueSpec, handler: Arc<H>) {
+        let broker = self.broker.clone();
+        let deadline = self.settings.shutdown.deadline();
+        self.consumers.push(Box::new(move |stop| {
+            Box::pin(run_consumer(broker, spec, handler, stop, deadline))
+        }));
+    }
+
+    /// Binds the gRPC and HTTP ports (port 0 picks a free one).
+    pub async fn bind(
+        self,
+        grpc_routes: Routes,
+        grpc_service_names: Vec<&'static str>,
+        http_routes: axum::Router,
+    ) -> anyhow::Result<RunningService> {
+        let grpc = GrpcServer::bind(&self.settings.grpc.address(), grpc_routes, grpc_service_names.clone()).await?;
+        let http = admin::bind(&self.settings.http.address()).await?;
+        let grpc_addr = grpc.local_addr()?;
+        let http_addr = http.local_addr()?;
+        let readiness = Readiness::new(self.pool.clone());
+        let http_router = admin::router(readiness.clone(), crate::metrics::install(), http_routes);
+        tracing::info!(service = self.name, grpc.address = %grpc_addr, http.address = %http_addr, "listening");
+        Ok(RunningService {
+            context: self,
+            grpc,
+            grpc_service_names,
+            http,
+            http_router,
+            readiness,
+            grpc_addr,
+            http_addr,
+            stop: CancellationToken::new(),
+        })
+    }
+}
+
+/// A bound service: call [`RunningService::run_until_stopped`].
+pub struct RunningService {
+    context: ServiceContext,
+    grpc: GrpcServer,
+    grpc_service_names: Vec<&'static str>,
+    http: tokio::net::TcpListener,
+    http_router: axum::Router,
+    readiness: Readiness,
+    grpc_addr: SocketAddr,
+    http_addr: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl RunningService {
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Cancel it to begin the graceful shutdown (the binary does so on SIGTERM/SIGINT).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self { context, grpc, grpc_service_names, http, http_router, readiness, stop, .. } = self;
+        let deadline = context.settings.shutdown.deadline();
+        let name = context.name;
+
+        let work = TaskTracker::new();
+        let consumers_stop = CancellationToken::new();
+        let servers_stop = CancellationToken::new();
+        let relay_stop = CancellationToken::new();
+        let http_stop = CancellationToken::new();
+
+        let health = grpc.health();
+        let grpc_task = tokio::spawn(grpc.serve(servers_stop.clone()));
+        let http_task = tokio::spawn(admin::serve(http, http_router, http_stop.clone()));
+        for start in context.consumers {
+            work.spawn(start(consumers_stop.clone()));
+        }
+        let relay_task = tokio::spawn(run_relay(
+            context.pool.clone(),
+            context.broker.clone(),
+            context.settings.outbox.clone(),
+            context.outbox.clone(),
+            relay_stop.clone(),
+        ));
+        readiness.set_accepting(true);
+
+        let server_failure = tokio::select! {
+            () = stop.cancelled() => None,
+            result = grpc_task => Some(result),
+        };
+        tracing::info!(service = name, "shutting down");
+
+        readiness.set_accepting(false);
+        set_not_serving(&health, &grpc_service_names).await;
+        consumers_stop.cancel();
+        servers_stop.cancel();
+        work.close();
+        if tokio::time::timeout(deadline, work.wait()).await.is_err() {
+            tracing::warn!("consumers did not stop within the shutdown deadline");
+        }
+
+        relay_stop.cancel();
+        if tokio::time::timeout(deadline, relay_task).await.is_err() {
+            tracing::warn!("the outbox relay did not empty the outbox within the shutdown deadline; the next start relays the rest");
+        }
+        http_stop.cancel();
+        if tokio::time::timeout(deadline, http_task).await.is_err() {
+            tracing::warn!("the HTTP port did not close within the shutdown deadline");
+        }
+        context.pool.close().await;
+        tracing::info!(service = name, "stopped");
+
+        match server_failure {
+            None => Ok(()),
+            Some(Ok(Ok(()))) => Err(anyhow::anyhow!("the gRPC server stopped by itself")),
+            Some(Ok(Err(error))) => Err(error.context("the gRPC server failed")),
+            Some(Err(join_error)) => Err(anyhow::anyhow!("the gRPC server task failed: {join_error}")),
+        }
+    }
+}

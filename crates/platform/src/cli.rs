@@ -1,0 +1,102 @@
+//! The command line every service binary shares: `serve` (the default) and `migrate`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::de::DeserializeOwned;
+use sqlx::migrate::Migrator;
+
+use crate::app::RunningService;
+use crate::settings::PlatformSettings;
+
+/// What a service tells the shared `main`.
+pub trait ServiceDefinition: 'static {
+    const NAME: &'static str;
+    /// The service's defaults file (TOML), layered over the platform's.
+    const DEFAULTS: &'static str;
+    type Settings: DeserializeOwned + Send + 'static;
+
+    fn platform(settings: &Self::Settings) -> &PlatformSettings;
+    fn migrations() -> &'static Migrator;
+    fn build(settings: Self::Settings) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
+}
+
+#[derive(Debug, Parser)]
+#[command(about = "A COMBIPAT service. Settings: defaults, then COMBIPAT_CONFIG_FILE, then COMBIPAT__SECTION__FIELD variables.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service until SIGTERM or SIGINT (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+/// The whole of a service's `main`.
+pub fn main<S: ServiceDefinition>() -> ExitCode {
+    let cli = Cli::parse();
+    let settings: S::Settings = match crate::settings::load(S::DEFAULTS, &[]) {
+        Ok(settings) => settings,
+        Err(error) => {
+            #[allow(clippy::print_stderr, reason = "logging needs the settings we failed to read")]
+            {
+                eprintln!("{}: {error:#}", S::NAME);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            #[allow(clippy::print_stderr, reason = "no runtime, no logger")]
+            {
+                eprintln!("{}: cannot start the async runtime: {error}", S::NAME);
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let _telemetry = match crate::telemetry::init(S::NAME, &S::platform(&settings).telemetry) {
+            Ok(guard) => guard,
+            Err(error) => {
+                #[allow(clippy::print_stderr, reason = "the logger itself failed")]
+                {
+                    eprintln!("{}: {error:#}", S::NAME);
+                }
+                return ExitCode::FAILURE;
+            }
+        };
+        let outcome = match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve::<S>(settings).await,
+            Command::Migrate => migrate::<S>(&settings).await,
+        };
+        match outcome {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "{} failed", S::NAME);
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn serve<S: ServiceDefinition>(settings: S::Settings) -> anyhow::Result<()> {
+    let service = S::build(settings).await?;
+    let stop = service.stop_token();
+    tokio::spawn(async move {
+        crate::shutdown::signal().await;
+        stop.cancel();
+    });
+    service.run_until_stopped().await
+}
+
+async fn migrate<S: ServiceDefinition>(settings: &S::Settings) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&S::platform(settings).database).await?;
+    crate::db::migrate(&pool, S::migrations()).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,41 @@
+//! PostgreSQL: the pool and the migrations (the platform's tables plus the service's own).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use secrecy::ExposeSecret as _;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::settings::DatabaseSettings;
+
+static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .connect(settings.url.expose_secret())
+        .await
+        .context("cannot connect to the database (database.url)")
+}
+
+/// The platform's migrations and the service's, in version order, as one migrator.
+/// Platform versions are dated 2026-01-01, before any service's.
+pub fn migrator(service: &Migrator) -> Migrator {
+    let mut migrations: Vec<_> = PLATFORM_MIGRATIONS
+        .iter()
+        .chain(service.iter())
+        .cloned()
+        .collect();
+    migrations.sort_by_key(|migration| migration.version);
+    Migrator::with_migrations(migrations)
+}
+
+pub async fn migrate(pool: &PgPool, service: &Migrator) -> anyhow::Result<()> {
+    migrator(service)
+        .run(pool)
+        .await
+        .context("database migration failed")
+}

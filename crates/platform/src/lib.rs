@@ -1,0 +1,22 @@
+//! The platform every COMBIPAT service stands on: one way of doing each cross-cutting
+//! thing. See `README.md` beside this crate for the map.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod grpc;
+pub mod inbox;
+pub mod messaging;
+pub mod metrics;
+pub mod outbox;
+pub mod propagation;
+pub mod settings;
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
+
+pub use app::{RunningService, ServiceContext};
+pub use error::{ApiError, Violation};

@@ -1,0 +1,33 @@
+use combipat_proto::events::v1::Envelope;
+use combipat_proto::events::v1::envelope::Payload;
+
+/// Version of the envelope schema this code writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A new envelope with a fresh time-ordered id, stamped now.
+pub fn new_envelope(producer: &str, request_id: &str, payload: Payload) -> Envelope {
+    Envelope {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        event_type: payload.event_type().to_owned(),
+        schema_version: SCHEMA_VERSION,
+        occurred_at: Some(crate::time::timestamp_now()),
+        request_id: request_id.to_owned(),
+        producer: producer.to_owned(),
+        payload: Some(payload),
+    }
+}
+
+/// Routing keys, one per payload variant: the catalogue in one place.
+pub trait EnvelopeExt {
+    fn event_type(&self) -> &'static str;
+}
+
+impl EnvelopeExt for Payload {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Payload::RequestSubmitted(_) => "request.submitted",
+            Payload::RequestRouted(_) => "request.routed",
+            Payload::RequestUnroutable(_) => "request.unroutable",
+        }
+    }
+}

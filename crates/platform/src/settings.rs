@@ -1,0 +1,215 @@
+//! Typed settings, layered with the `config` crate.
+//!
+//! Order, later wins: platform defaults, the service's defaults, the file named by
+//! `COMBIPAT_CONFIG_FILE`, environment variables `COMBIPAT__SECTION__FIELD`, and (tests only)
+//! explicit overrides. A bad or missing setting fails at start with the key's path.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+const PLATFORM_DEFAULTS: &str = include_str!("../defaults.toml");
+
+/// Environment variable naming an optional extra settings file (TOML).
+pub const CONFIG_FILE_ENV: &str = "COMBIPAT_CONFIG_FILE";
+
+/// The settings every service has. A service's own settings struct flattens this in
+/// (so, unlike the sections, the top level cannot refuse unknown keys).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlatformSettings {
+    pub grpc: ListenSettings,
+    pub http: ListenSettings,
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub outbox: OutboxSettings,
+    pub auth: AuthSettings,
+    pub telemetry: TelemetrySettings,
+    pub shutdown: ShutdownSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+}
+
+impl ListenSettings {
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// postgres://user@host:port/database; kept secret because it may hold a password.
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpSettings {
+    pub url: SecretString,
+    pub exchange: String,
+    pub queue_prefix: String,
+    pub prefetch: u16,
+    pub retry_delays_ms: Vec<u64>,
+    pub delivery_limit: u32,
+    pub reconnect_delay_ms: u64,
+    /// Queues unused for this long are deleted by the broker. Only tests set it.
+    #[serde(default)]
+    pub queue_expires_ms: Option<u64>,
+}
+
+impl AmqpSettings {
+    pub fn reconnect_delay(&self) -> Duration {
+        Duration::from_millis(self.reconnect_delay_ms)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    pub batch_size: i64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub public_key_path: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    pub log_filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownSettings {
+    pub deadline_ms: u64,
+}
+
+impl ShutdownSettings {
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms)
+    }
+}
+
+/// Loads a service's settings: see the module documentation for the layers.
+///
+/// `overrides` are `("section.field", value)` pairs applied last; tests use them to point a
+/// service at its own database and queues.
+pub fn load<S: DeserializeOwned>(
+    service_defaults: &str,
+    overrides: &[(String, String)],
+) -> anyhow::Result<S> {
+    let mut builder = Config::builder()
+        .add_source(File::from_str(PLATFORM_DEFAULTS, FileFormat::Toml))
+        .add_source(File::from_str(service_defaults, FileFormat::Toml));
+    if let Ok(path) = std::env::var(CONFIG_FILE_ENV) {
+        builder = builder.add_source(File::with_name(&path).required(true));
+    }
+    builder = builder.add_source(
+        Environment::with_prefix("COMBIPAT")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("amqp.retry_delays_ms")
+            .try_parsing(true),
+    );
+    for (key, value) in overrides {
+        builder = builder
+            .set_override(key.as_str(), value.as_str())
+            .with_context(|| format!("invalid override for setting `{key}`"))?;
+    }
+    let config = builder.build().context("cannot read the settings")?;
+    config
+        .try_deserialize()
+        .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))
+}
+
+/// The environment variable that overrides a dotted setting key, e.g.
+/// `database.url` -> `COMBIPAT__DATABASE__URL`.
+pub fn env_var_for(key: &str) -> String {
+    format!("COMBIPAT__{}", key.replace('.', "__").to_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICE_DEFAULTS: &str = r#"
+        [grpc]
+        port = 50099
+        [http]
+        port = 8099
+        [database]
+        url = "postgres://127.0.0.1/x"
+    "#;
+
+    fn overrides(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn layers_service_defaults_over_platform_defaults() {
+        let settings: PlatformSettings = load(SERVICE_DEFAULTS, &[]).unwrap();
+        assert_eq!(settings.grpc.port, 50099);
+        assert_eq!(settings.amqp.exchange, "combipat.events");
+        assert_eq!(settings.amqp.retry_delays_ms, vec![1000, 10000, 60000]);
+    }
+
+    #[test]
+    fn overrides_win_and_are_parsed() {
+        let settings: PlatformSettings =
+            load(SERVICE_DEFAULTS, &overrides(&[("grpc.port", "0"), ("amqp.prefetch", "4")]))
+                .unwrap();
+        assert_eq!(settings.grpc.port, 0);
+        assert_eq!(settings.amqp.prefetch, 4);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key() {
+        let error = load::<PlatformSettings>(
+            SERVICE_DEFAULTS,
+            &overrides(&[("grpc.port", "not-a-port")]),
+        )
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("grpc.port"), "{error:#}");
+    }
+
+    #[test]
+    fn a_missing_value_names_the_key() {
+        let error = load::<PlatformSettings>("[grpc]\nport = 1\n[http]\nport = 2\n", &[])
+            .unwrap_err();
+        assert!(format!("{error:#}").contains("url"), "{error:#}");
+    }
+
+    #[test]
+    fn env_var_names_follow_the_documented_shape() {
+        assert_eq!(env_var_for("database.url"), "COMBIPAT__DATABASE__URL");
+    }
+}

@@ -1,0 +1,29 @@
+//! Compiles every `.proto` under the workspace's `proto/` with protox (pure Rust, so no
+//! system protoc is needed) and keeps the descriptor set for gRPC server reflection.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message as _;
+
+const PROTOS: &[&str] = &[
+    "combipat/common/v1/common.proto",
+    "combipat/events/v1/events.proto",
+    "combipat/intake/v1/intake.proto",
+    "combipat/router/v1/router.proto",
+    "combipat/officequeue/v1/officequeue.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    println!("cargo:rerun-if-changed={}", root.display());
+
+    let descriptors = protox::compile(PROTOS, [&root])?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out_dir.join("combipat_descriptor.bin"), descriptors.encode_to_vec())?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}
