@@ -19,7 +19,7 @@ use tonic::service::Routes;
 use crate::admin::{self, Readiness};
 use crate::auth::{AuthInterceptor, Authenticator};
 use crate::grpc::{GrpcServer, set_not_serving};
-use crate::messaging::{Broker, EventHandler, QueueSpec, run_consumer};
+use crate::messaging::{Broker, EventHandler, QueueSpec, declare_exchange, declare_queue, run_consumer};
 use crate::outbox::{OutboxWaker, run_relay};
 use crate::settings::PlatformSettings;
 
@@ -79,6 +79,28 @@ impl ServiceContext {
         }));
     }
 
+    /// Declares a queue that this service owns but does not consume: it keeps events for
+    /// people or a later consumer (e.g. requests no rule covers). Retried until it succeeds.
+    pub fn declare_queue(&mut self, spec: QueueSpec) {
+        let broker = self.broker.clone();
+        self.consumers.push(Box::new(move |stop| {
+            Box::pin(async move {
+                loop {
+                    match declare_parking_queue(&broker, &spec).await {
+                        Ok(()) => return,
+                        Err(error) => {
+                            tracing::warn!(queue = spec.name, error = format!("{error:#}"), "cannot declare queue; retrying");
+                            tokio::select! {
+                                () = stop.cancelled() => return,
+                                () = tokio::time::sleep(broker.settings().reconnect_delay()) => {}
+                            }
+                        }
+                    }
+                }
+            })
+        }));
+    }
+
     /// Binds the gRPC and HTTP ports (port 0 picks a free one).
     pub async fn bind(
         self,
@@ -105,6 +127,15 @@ impl ServiceContext {
             stop: CancellationToken::new(),
         })
     }
+}
+
+async fn declare_parking_queue(broker: &Broker, spec: &QueueSpec) -> anyhow::Result<()> {
+    let connection = broker.connect(spec.name).await?;
+    let channel = connection.create_channel().await?;
+    declare_exchange(&channel, broker).await?;
+    declare_queue(&channel, broker, spec).await?;
+    connection.close(200, "declared".into()).await?;
+    Ok(())
 }
 
 /// A bound service: call [`RunningService::run_until_stopped`].

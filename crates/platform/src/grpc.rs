@@ -76,13 +76,18 @@ impl GrpcServer {
             .await
             .map_err(|error| anyhow::anyhow!("cannot bind the gRPC port {address}: {error}"))?;
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(combipat_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(combipat_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        // Both versions: grpcurl 1.8 and many other clients still ask v1alpha.
         Ok(Self {
             listener,
-            routes: routes.add_service(health_service).add_service(reflection),
+            routes: routes
+                .add_service(health_service)
+                .add_service(reflection().build_v1()?)
+                .add_service(reflection().build_v1alpha()?),
             health,
             service_names,
         })

@@ -14,6 +14,9 @@ use serde::de::DeserializeOwned;
 
 const PLATFORM_DEFAULTS: &str = include_str!("../defaults.toml");
 
+/// Settings that hold lists; in environment variables and overrides they are comma separated.
+const LIST_KEYS: &[&str] = &["amqp.retry_delays_ms"];
+
 /// Environment variable naming an optional extra settings file (TOML).
 pub const CONFIG_FILE_ENV: &str = "COMBIPAT_CONFIG_FILE";
 
@@ -126,24 +129,29 @@ pub fn load<S: DeserializeOwned>(
     service_defaults: &str,
     overrides: &[(String, String)],
 ) -> anyhow::Result<S> {
+    let mut environment = Environment::with_prefix("COMBIPAT")
+        .prefix_separator("__")
+        .separator("__")
+        .list_separator(",")
+        .try_parsing(true);
+    for key in LIST_KEYS {
+        environment = environment.with_list_parse_key(key);
+    }
     let mut builder = Config::builder()
         .add_source(File::from_str(PLATFORM_DEFAULTS, FileFormat::Toml))
         .add_source(File::from_str(service_defaults, FileFormat::Toml));
     if let Ok(path) = std::env::var(CONFIG_FILE_ENV) {
         builder = builder.add_source(File::with_name(&path).required(true));
     }
-    builder = builder.add_source(
-        Environment::with_prefix("COMBIPAT")
-            .prefix_separator("__")
-            .separator("__")
-            .list_separator(",")
-            .with_list_parse_key("amqp.retry_delays_ms")
-            .try_parsing(true),
-    );
+    builder = builder.add_source(environment);
     for (key, value) in overrides {
-        builder = builder
-            .set_override(key.as_str(), value.as_str())
-            .with_context(|| format!("invalid override for setting `{key}`"))?;
+        builder = if LIST_KEYS.contains(&key.as_str()) {
+            let items: Vec<String> = value.split(',').map(|item| item.trim().to_owned()).collect();
+            builder.set_override(key.as_str(), items)
+        } else {
+            builder.set_override(key.as_str(), value.as_str())
+        }
+        .with_context(|| format!("invalid override for setting `{key}`"))?;
     }
     let config = builder.build().context("cannot read the settings")?;
     config
@@ -189,6 +197,13 @@ mod tests {
                 .unwrap();
         assert_eq!(settings.grpc.port, 0);
         assert_eq!(settings.amqp.prefetch, 4);
+    }
+
+    #[test]
+    fn list_overrides_are_comma_separated() {
+        let settings: PlatformSettings =
+            load(SERVICE_DEFAULTS, &overrides(&[("amqp.retry_delays_ms", "10,20")])).unwrap();
+        assert_eq!(settings.amqp.retry_delays_ms, vec![10, 20]);
     }
 
     #[test]

@@ -1,0 +1,55 @@
+//! Office-queue: the queues the INPS offices work from.
+
+mod api;
+mod consumer;
+mod settings;
+
+use std::sync::Arc;
+
+use combipat_platform::cli::ServiceDefinition;
+use combipat_platform::settings::PlatformSettings;
+use combipat_platform::{RunningService, ServiceContext};
+use combipat_proto::officequeue::v1::office_queue_server::OfficeQueueServer;
+use sqlx::migrate::Migrator;
+use tonic::service::Routes;
+
+pub use consumer::QUEUE;
+pub use settings::Settings;
+
+pub const SERVICE_NAME: &str = "office-queue";
+
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+pub struct Service;
+
+impl ServiceDefinition for Service {
+    const NAME: &'static str = SERVICE_NAME;
+    const DEFAULTS: &'static str = settings::DEFAULTS;
+    type Settings = Settings;
+
+    fn platform(settings: &Settings) -> &PlatformSettings {
+        &settings.platform
+    }
+
+    fn migrations() -> &'static Migrator {
+        &MIGRATIONS
+    }
+
+    async fn build(settings: Settings) -> anyhow::Result<RunningService> {
+        build(settings).await
+    }
+}
+
+/// Loads settings with test overrides applied last.
+pub fn load_settings(overrides: &[(String, String)]) -> anyhow::Result<Settings> {
+    combipat_platform::settings::load(settings::DEFAULTS, overrides)
+}
+
+pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
+    let mut context = ServiceContext::start(SERVICE_NAME, settings.platform, &MIGRATIONS).await?;
+    context.add_consumer(QUEUE, Arc::new(consumer::RoutedHandler { pool: context.pool.clone() }));
+    let api = OfficeQueueServer::with_interceptor(api::OfficeQueueApi { pool: context.pool.clone() }, context.auth_interceptor());
+    context
+        .bind(Routes::new(api), vec!["combipat.officequeue.v1.OfficeQueue"], axum::Router::new())
+        .await
+}

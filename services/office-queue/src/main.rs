@@ -1,1 +1,3 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    combipat_platform::cli::main::<combipat_office_queue::Service>()
+}

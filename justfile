@@ -1,0 +1,43 @@
+# COMBIPAT: `just up` runs the system locally, `just test` runs every test.
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# PostgreSQL URL used by tests to create a database per test.
+export COMBIPAT_TEST_ADMIN_DATABASE_URL := env_var_or_default("COMBIPAT_TEST_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+_default:
+    @just --list
+
+# Make sure PostgreSQL, RabbitMQ and Redis run, and the service databases exist.
+setup:
+    scripts/ensure-servers.sh
+
+# Build every service binary.
+build:
+    cargo build --workspace --bins
+
+# The whole suite against the real servers (starts or installs them as needed).
+test: setup build
+    scripts/ensure-tools.sh
+    scripts/drop-test-databases.sh
+    cargo nextest run --workspace --no-fail-fast
+
+# Formatting and clippy, warnings as errors.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Start every service in the background with the local development settings.
+up: setup build
+    scripts/up.sh
+
+# Stop what `just up` started.
+down:
+    scripts/down.sh
+
+# Print a development bearer token: just token operatore patronato=INCA patronato_office=INCA-MI-01
+token role *claims:
+    @cargo run -q -p combipat-platform --bin combipat-token -- {{role}} {{claims}}
+
+# Apply each service's migrations to its local database.
+migrate: setup build
+    for service in intake router office-queue; do cargo run -q -p combipat-$service -- migrate; done

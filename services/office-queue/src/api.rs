@@ -1,0 +1,165 @@
+//! `combipat.officequeue.v1.OfficeQueue` over gRPC.
+
+use chrono::{DateTime, Utc};
+use combipat_platform::auth::{Principal, Role, principal};
+use combipat_platform::time::to_timestamp;
+use combipat_platform::{ApiError, Violation};
+use combipat_proto::common::v1::Provenance;
+use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
+use combipat_proto::officequeue::v1::{Item, ListItemsRequest, ListItemsResponse};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 200;
+
+pub struct OfficeQueueApi {
+    pub pool: PgPool,
+}
+
+/// A funzionario or responsabile works their own office; an admin may look at any.
+fn authorise_office(caller: &Principal, office_code: &str) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Funzionario | Role::Responsabile if caller.inps_office.as_deref() == Some(office_code) => Ok(()),
+        Role::Funzionario | Role::Responsabile => Err(ApiError::PermissionDenied(format!(
+            "you work for office {}, not {office_code}",
+            caller.inps_office.as_deref().unwrap_or("(none)")
+        ))),
+        other => Err(ApiError::PermissionDenied(format!(
+            "the role {} cannot read office queues",
+            other.as_str()
+        ))),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    seq: i64,
+    request_id: Uuid,
+    protocol_number: String,
+    office_code: String,
+    motivo: i32,
+    topic: String,
+    subject: String,
+    patronato: String,
+    status: String,
+    submitted_at: DateTime<Utc>,
+    filed_at: DateTime<Utc>,
+}
+
+impl From<ItemRow> for Item {
+    fn from(row: ItemRow) -> Self {
+        Item {
+            request_id: row.request_id.to_string(),
+            protocol_number: row.protocol_number,
+            office_code: row.office_code,
+            motivo: row.motivo,
+            topic: row.topic,
+            subject: row.subject,
+            provenance: Provenance::Patronato as i32,
+            patronato: row.patronato,
+            status: row.status,
+            submitted_at: Some(to_timestamp(row.submitted_at)),
+            filed_at: Some(to_timestamp(row.filed_at)),
+        }
+    }
+}
+
+fn page_size(requested: u32) -> Result<i64, ApiError> {
+    match requested {
+        0 => Ok(i64::from(DEFAULT_PAGE_SIZE)),
+        1..=MAX_PAGE_SIZE => Ok(i64::from(requested)),
+        _ => Err(ApiError::InvalidArgument(vec![Violation::new(
+            "page_size",
+            format!("must be at most {MAX_PAGE_SIZE}"),
+        )])),
+    }
+}
+
+/// The cursor is the insertion sequence of the last item returned: items filed later get a
+/// higher one, so pages neither skip nor repeat items while the queue grows.
+fn after_seq(page_token: &str) -> Result<i64, ApiError> {
+    if page_token.is_empty() {
+        return Ok(0);
+    }
+    page_token
+        .parse::<i64>()
+        .map_err(|_| ApiError::InvalidArgument(vec![Violation::new("page_token", "is not a token this service issued")]))
+}
+
+#[tonic::async_trait]
+impl OfficeQueue for OfficeQueueApi {
+    async fn list_items(
+        &self,
+        request: Request<ListItemsRequest>,
+    ) -> Result<Response<ListItemsResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        let request = request.into_inner();
+        if request.office_code.trim().is_empty() {
+            return Err(ApiError::InvalidArgument(vec![Violation::new("office_code", "must not be empty")]).into());
+        }
+        authorise_office(&caller, &request.office_code)?;
+        let limit = page_size(request.page_size)?;
+        let after = after_seq(&request.page_token)?;
+
+        let rows: Vec<ItemRow> = sqlx::query_as(
+            "SELECT seq, request_id, protocol_number, office_code, motivo, topic, subject, patronato,
+                    status, submitted_at, filed_at
+             FROM items WHERE office_code = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(&request.office_code)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ApiError::from)?;
+
+        let more = rows.len() as i64 > limit;
+        let rows: Vec<ItemRow> = rows.into_iter().take(usize::try_from(limit).unwrap_or(0)).collect();
+        let next_page_token = match (more, rows.last()) {
+            (true, Some(last)) => last.seq.to_string(),
+            _ => String::new(),
+        };
+        Ok(Response::new(ListItemsResponse {
+            items: rows.into_iter().map(Item::from).collect(),
+            next_page_token,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(role: Role, office: Option<&str>) -> Principal {
+        Principal {
+            subject: "u".into(),
+            role,
+            patronato: None,
+            patronato_office: None,
+            inps_office: office.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_the_office_itself_or_an_admin_reads_its_queue() {
+        assert!(authorise_office(&caller(Role::Funzionario, Some("SEDE-MI")), "SEDE-MI").is_ok());
+        assert!(authorise_office(&caller(Role::Responsabile, Some("SEDE-MI")), "SEDE-MI").is_ok());
+        assert!(authorise_office(&caller(Role::Admin, None), "SEDE-MI").is_ok());
+        assert!(authorise_office(&caller(Role::Funzionario, Some("SEDE-TO")), "SEDE-MI").is_err());
+        assert!(authorise_office(&caller(Role::Operatore, Some("SEDE-MI")), "SEDE-MI").is_err());
+        assert!(authorise_office(&caller(Role::Analista, None), "SEDE-MI").is_err());
+    }
+
+    #[test]
+    fn page_sizes_and_tokens_are_checked() {
+        assert_eq!(page_size(0).unwrap(), 50);
+        assert_eq!(page_size(200).unwrap(), 200);
+        assert!(page_size(201).is_err());
+        assert_eq!(after_seq("").unwrap(), 0);
+        assert_eq!(after_seq("42").unwrap(), 42);
+        assert!(after_seq("abc").is_err());
+    }
+}
