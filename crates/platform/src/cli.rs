@@ -7,18 +7,18 @@ use serde::de::DeserializeOwned;
 use sqlx::migrate::Migrator;
 
 use crate::app::RunningService;
-use crate::settings::PlatformSettings;
+use crate::settings::Settings;
 
 /// What a service tells the shared `main`.
 pub trait ServiceDefinition: 'static {
     const NAME: &'static str;
     /// The service's defaults file (TOML), layered over the platform's.
     const DEFAULTS: &'static str;
-    type Settings: DeserializeOwned + Send + 'static;
+    /// The service's own settings sections (the platform's come with them).
+    type Own: DeserializeOwned + Send + 'static;
 
-    fn platform(settings: &Self::Settings) -> &PlatformSettings;
     fn migrations() -> &'static Migrator;
-    fn build(settings: Self::Settings) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
+    fn build(settings: Settings<Self::Own>) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
 }
 
 #[derive(Debug, Parser)]
@@ -39,7 +39,7 @@ enum Command {
 /// The whole of a service's `main`.
 pub fn main<S: ServiceDefinition>() -> ExitCode {
     let cli = Cli::parse();
-    let settings: S::Settings = match crate::settings::load(S::DEFAULTS, &[]) {
+    let settings: Settings<S::Own> = match crate::settings::load(S::DEFAULTS, &[]) {
         Ok(settings) => settings,
         Err(error) => {
             #[allow(clippy::print_stderr, reason = "logging needs the settings we failed to read")]
@@ -60,7 +60,7 @@ pub fn main<S: ServiceDefinition>() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let _telemetry = match crate::telemetry::init(S::NAME, &S::platform(&settings).telemetry) {
+        let _telemetry = match crate::telemetry::init(S::NAME, &settings.platform.telemetry) {
             Ok(guard) => guard,
             Err(error) => {
                 #[allow(clippy::print_stderr, reason = "the logger itself failed")]
@@ -84,7 +84,7 @@ pub fn main<S: ServiceDefinition>() -> ExitCode {
     })
 }
 
-async fn serve<S: ServiceDefinition>(settings: S::Settings) -> anyhow::Result<()> {
+async fn serve<S: ServiceDefinition>(settings: Settings<S::Own>) -> anyhow::Result<()> {
     let service = S::build(settings).await?;
     let stop = service.stop_token();
     tokio::spawn(async move {
@@ -94,8 +94,8 @@ async fn serve<S: ServiceDefinition>(settings: S::Settings) -> anyhow::Result<()
     service.run_until_stopped().await
 }
 
-async fn migrate<S: ServiceDefinition>(settings: &S::Settings) -> anyhow::Result<()> {
-    let pool = crate::db::connect(&S::platform(settings).database).await?;
+async fn migrate<S: ServiceDefinition>(settings: &Settings<S::Own>) -> anyhow::Result<()> {
+    let pool = crate::db::connect(&settings.platform.database).await?;
     crate::db::migrate(&pool, S::migrations()).await?;
     tracing::info!("migrations applied");
     Ok(())

@@ -20,8 +20,15 @@ const LIST_KEYS: &[&str] = &["amqp.retry_delays_ms"];
 /// Environment variable naming an optional extra settings file (TOML).
 pub const CONFIG_FILE_ENV: &str = "COMBIPAT_CONFIG_FILE";
 
-/// The settings every service has. A service's own settings struct flattens this in
-/// (so, unlike the sections, the top level cannot refuse unknown keys).
+/// A service's settings: the platform's sections, and the service's own sections `S`.
+/// Both are read from the same layers; each keeps the key paths in its errors.
+#[derive(Debug, Clone)]
+pub struct Settings<S> {
+    pub platform: PlatformSettings,
+    pub service: S,
+}
+
+/// The settings every service has. The top level accepts the service's own sections too.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PlatformSettings {
     pub grpc: ListenSettings,
@@ -128,7 +135,19 @@ impl ShutdownSettings {
 pub fn load<S: DeserializeOwned>(
     service_defaults: &str,
     overrides: &[(String, String)],
-) -> anyhow::Result<S> {
+) -> anyhow::Result<Settings<S>> {
+    let config = layers(service_defaults, overrides)?;
+    let platform = config
+        .clone()
+        .try_deserialize()
+        .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))?;
+    let service = config
+        .try_deserialize()
+        .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))?;
+    Ok(Settings { platform, service })
+}
+
+fn layers(service_defaults: &str, overrides: &[(String, String)]) -> anyhow::Result<Config> {
     let mut environment = Environment::with_prefix("COMBIPAT")
         .prefix_separator("__")
         .separator("__")
@@ -153,10 +172,7 @@ pub fn load<S: DeserializeOwned>(
         }
         .with_context(|| format!("invalid override for setting `{key}`"))?;
     }
-    let config = builder.build().context("cannot read the settings")?;
-    config
-        .try_deserialize()
-        .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))
+    builder.build().context("cannot read the settings")
 }
 
 /// The environment variable that overrides a dotted setting key, e.g.
@@ -168,6 +184,9 @@ pub fn env_var_for(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Empty {}
 
     const SERVICE_DEFAULTS: &str = r#"
         [grpc]
@@ -184,31 +203,31 @@ mod tests {
 
     #[test]
     fn layers_service_defaults_over_platform_defaults() {
-        let settings: PlatformSettings = load(SERVICE_DEFAULTS, &[]).unwrap();
-        assert_eq!(settings.grpc.port, 50099);
-        assert_eq!(settings.amqp.exchange, "combipat.events");
-        assert_eq!(settings.amqp.retry_delays_ms, vec![1000, 10000, 60000]);
+        let settings: Settings<Empty> = load(SERVICE_DEFAULTS, &[]).unwrap();
+        assert_eq!(settings.platform.grpc.port, 50099);
+        assert_eq!(settings.platform.amqp.exchange, "combipat.events");
+        assert_eq!(settings.platform.amqp.retry_delays_ms, vec![1000, 10000, 60000]);
     }
 
     #[test]
     fn overrides_win_and_are_parsed() {
-        let settings: PlatformSettings =
+        let settings: Settings<Empty> =
             load(SERVICE_DEFAULTS, &overrides(&[("grpc.port", "0"), ("amqp.prefetch", "4")]))
                 .unwrap();
-        assert_eq!(settings.grpc.port, 0);
-        assert_eq!(settings.amqp.prefetch, 4);
+        assert_eq!(settings.platform.grpc.port, 0);
+        assert_eq!(settings.platform.amqp.prefetch, 4);
     }
 
     #[test]
     fn list_overrides_are_comma_separated() {
-        let settings: PlatformSettings =
+        let settings: Settings<Empty> =
             load(SERVICE_DEFAULTS, &overrides(&[("amqp.retry_delays_ms", "10,20")])).unwrap();
-        assert_eq!(settings.amqp.retry_delays_ms, vec![10, 20]);
+        assert_eq!(settings.platform.amqp.retry_delays_ms, vec![10, 20]);
     }
 
     #[test]
     fn a_bad_value_names_the_key() {
-        let error = load::<PlatformSettings>(
+        let error = load::<Empty>(
             SERVICE_DEFAULTS,
             &overrides(&[("grpc.port", "not-a-port")]),
         )
@@ -218,7 +237,7 @@ mod tests {
 
     #[test]
     fn a_missing_value_names_the_key() {
-        let error = load::<PlatformSettings>("[grpc]\nport = 1\n[http]\nport = 2\n", &[])
+        let error = load::<Empty>("[grpc]\nport = 1\n[http]\nport = 2\n", &[])
             .unwrap_err();
         assert!(format!("{error:#}").contains("url"), "{error:#}");
     }

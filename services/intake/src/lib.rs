@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use combipat_platform::cli::ServiceDefinition;
-use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext};
 use combipat_proto::intake::v1::intake_server::IntakeServer;
 use sqlx::migrate::Migrator;
@@ -26,11 +25,7 @@ pub struct Service;
 impl ServiceDefinition for Service {
     const NAME: &'static str = SERVICE_NAME;
     const DEFAULTS: &'static str = settings::DEFAULTS;
-    type Settings = Settings;
-
-    fn platform(settings: &Settings) -> &PlatformSettings {
-        &settings.platform
-    }
+    type Own = settings::IntakeSettings;
 
     fn migrations() -> &'static Migrator {
         &MIGRATIONS
@@ -47,7 +42,7 @@ pub fn load_settings(overrides: &[(String, String)]) -> anyhow::Result<Settings>
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
-    let territory = Arc::new(settings.territory.load().context("cannot load the ANPR territory (territory.*)")?);
+    let territory = Arc::new(settings.service.territory.load().context("cannot load the ANPR territory (territory.*)")?);
     let context = ServiceContext::start(SERVICE_NAME, settings.platform, &MIGRATIONS).await?;
     let api = IntakeServer::with_interceptor(
         api::IntakeApi {

@@ -1,12 +1,12 @@
 use combipat_domain::TerritorySettings;
-use combipat_platform::settings::PlatformSettings;
 use serde::Deserialize;
 
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
+/// This service's own sections; the platform's come with them.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    #[serde(flatten)]
-    pub platform: PlatformSettings,
+pub struct IntakeSettings {
     pub territory: TerritorySettings,
 }
+
+pub type Settings = combipat_platform::settings::Settings<IntakeSettings>;

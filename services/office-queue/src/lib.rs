@@ -7,7 +7,6 @@ mod settings;
 use std::sync::Arc;
 
 use combipat_platform::cli::ServiceDefinition;
-use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueueServer;
 use sqlx::migrate::Migrator;
@@ -25,11 +24,7 @@ pub struct Service;
 impl ServiceDefinition for Service {
     const NAME: &'static str = SERVICE_NAME;
     const DEFAULTS: &'static str = settings::DEFAULTS;
-    type Settings = Settings;
-
-    fn platform(settings: &Settings) -> &PlatformSettings {
-        &settings.platform
-    }
+    type Own = settings::OfficeQueueSettings;
 
     fn migrations() -> &'static Migrator {
         &MIGRATIONS

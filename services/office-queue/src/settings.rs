@@ -1,10 +1,9 @@
-use combipat_platform::settings::PlatformSettings;
 use serde::Deserialize;
 
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
+/// This service's own sections (none yet); the platform's come with them.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Settings {
-    #[serde(flatten)]
-    pub platform: PlatformSettings,
-}
+pub struct OfficeQueueSettings {}
+
+pub type Settings = combipat_platform::settings::Settings<OfficeQueueSettings>;

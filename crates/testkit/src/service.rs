@@ -1,0 +1,58 @@
+use std::net::SocketAddr;
+
+use combipat_platform::RunningService;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// A service running inside the test process.
+pub struct TestService {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestService {
+    pub fn spawn(service: RunningService) -> Self {
+        let grpc_addr = service.grpc_addr();
+        let http_addr = service.http_addr();
+        let stop = service.stop_token();
+        let task = tokio::spawn(service.run_until_stopped());
+        Self { grpc_addr, http_addr, stop, task }
+    }
+
+    /// The graceful shutdown, as on SIGTERM; returns the service's own result.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.task.await?
+    }
+
+    /// The service's `/metrics` text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        http_get(self.http_addr, "/metrics").await
+    }
+}
+
+/// A minimal HTTP/1.1 GET, enough for the admin port in tests.
+pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response)
+}
+
+pub async fn grpc_channel(addr: SocketAddr) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
+}
+
+/// A request carrying `token` as its bearer token.
+pub fn with_token<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(request)
+}

@@ -1,0 +1,193 @@
+//! Router against the real PostgreSQL and RabbitMQ: routing, redelivery, poison events,
+//! unroutable requests.
+
+use std::time::Duration;
+
+use combipat_platform::messaging::new_envelope;
+use combipat_platform::time::timestamp_now;
+use combipat_proto::common::v1::{Filer, Motivo, RequestSummary};
+use combipat_proto::events::v1::envelope::Payload;
+use combipat_proto::events::v1::{Envelope, RequestSubmitted};
+use combipat_testkit::{TestBus, TestDatabase, TestService, eventually, overrides};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Harness {
+    bus: TestBus,
+    database: TestDatabase,
+    service: TestService,
+}
+
+async fn start() -> Harness {
+    let bus = TestBus::new();
+    let database = TestDatabase::create().await.unwrap();
+    let settings = combipat_router::load_settings(&overrides(&database, &bus)).unwrap();
+    let service = TestService::spawn(combipat_router::build(settings).await.unwrap());
+    // The consumer declares its queue shortly after start; wait for it before publishing.
+    let probe = bus.clone();
+    eventually(WAIT, || {
+        let probe = probe.clone();
+        async move { Ok(probe.queue_depth(combipat_router::QUEUE.name).await.ok()) }
+    })
+    .await
+    .unwrap();
+    Harness { bus, database, service }
+}
+
+fn submitted(comune: &str) -> Envelope {
+    let request_id = uuid::Uuid::now_v7().to_string();
+    new_envelope(
+        "intake",
+        &request_id,
+        Payload::RequestSubmitted(RequestSubmitted {
+            request: Some(RequestSummary {
+                request_id: request_id.clone(),
+                protocol_number: "CP-2026-00000001".into(),
+                motivo: Motivo::RichiestaGenerica as i32,
+                codice_fiscale: "RSSMRA85T10A562S".into(),
+                comune_residenza: comune.into(),
+                topic: "pensioni".into(),
+                subject: "Oggetto".into(),
+                filer: Some(Filer {
+                    patronato: "INCA".into(),
+                    patronato_office: "INCA-MI-01".into(),
+                    operator_id: "op".into(),
+                }),
+                submitted_at: Some(timestamp_now()),
+                attachments: vec![],
+            }),
+        }),
+    )
+}
+
+async fn decisions(database: &TestDatabase) -> Vec<(String, Option<String>, String)> {
+    let pool = database.connect().await.unwrap();
+    sqlx::query_as("SELECT request_id::text, office_code, rule FROM routing_decisions ORDER BY decided_at")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+}
+
+fn metric(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(name_and_labels))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_submitted_request_is_routed_to_the_sede_of_its_province() {
+    let harness = start().await;
+    let mut routed = harness.bus.observe("request.routed").await.unwrap();
+    let event = submitted("F205");
+    harness.bus.publish_envelope(&event).await.unwrap();
+
+    let out = routed.next(WAIT).await.unwrap();
+    assert_eq!(out.request_id, event.request_id);
+    assert_eq!(out.producer, "router");
+    let Some(Payload::RequestRouted(routed_payload)) = out.payload else { panic!("{out:?}") };
+    let office = routed_payload.office.unwrap();
+    assert_eq!(office.code, "SEDE-MI");
+    assert_eq!(office.region_code, "03");
+    assert_eq!(routed_payload.rule, "province:MI");
+    assert_eq!(routed_payload.request.unwrap().protocol_number, "CP-2026-00000001");
+
+    let stored = decisions(&harness.database).await;
+    assert_eq!(stored, vec![(event.request_id.clone(), Some("SEDE-MI".into()), "province:MI".into())]);
+    harness.service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_redelivered_event_has_exactly_one_effect() {
+    let harness = start().await;
+    let mut routed = harness.bus.observe("request.routed").await.unwrap();
+    let event = submitted("L219"); // Torino
+    harness.bus.publish_envelope(&event).await.unwrap();
+    harness.bus.publish_envelope(&event).await.unwrap();
+
+    routed.next(WAIT).await.unwrap();
+    // Wait until the router has seen the second copy, then check it changed nothing.
+    let service = &harness.service;
+    eventually(WAIT, || async move {
+        let text = service.metrics().await?;
+        Ok((metric(&text, "combipat_inbox_duplicates_total{consumer=\"router\"}") >= 1.0).then_some(()))
+    })
+    .await
+    .unwrap();
+    assert!(routed.try_next(Duration::from_millis(500)).await.unwrap().is_none(), "a second request.routed was published");
+    assert_eq!(decisions(&harness.database).await.len(), 1);
+    harness.service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_poison_event_is_dead_lettered_and_does_not_stall_the_queue() {
+    let harness = start().await;
+    let mut routed = harness.bus.observe("request.routed").await.unwrap();
+    harness.bus.publish("request.submitted", "poison-1", b"\xff\xfe not protobuf").await.unwrap();
+    let good = submitted("H501"); // Roma
+    harness.bus.publish_envelope(&good).await.unwrap();
+
+    let out = routed.next(WAIT).await.unwrap();
+    assert_eq!(out.request_id, good.request_id);
+    let bus = harness.bus.clone();
+    let dead_letters = eventually(WAIT, || {
+        let bus = bus.clone();
+        async move {
+            let depth = bus.queue_depth("router.requests.dlq").await?;
+            Ok((depth > 0).then_some(depth))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(dead_letters, 1);
+    let text = harness.service.metrics().await.unwrap();
+    assert!(text.contains("outcome=\"dead_lettered\""), "{text}");
+    harness.service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_request_no_rule_covers_is_kept_and_announced() {
+    let harness = start().await;
+    let mut unroutable = harness.bus.observe("request.unroutable").await.unwrap();
+    let event = submitted("Z133"); // resident in Switzerland: no polo configured yet
+    harness.bus.publish_envelope(&event).await.unwrap();
+
+    let out = unroutable.next(WAIT).await.unwrap();
+    let Some(Payload::RequestUnroutable(payload)) = out.payload else { panic!("{out:?}") };
+    assert!(payload.reason.contains("SVIZZERA"), "{}", payload.reason);
+    assert_eq!(decisions(&harness.database).await, vec![(event.request_id.clone(), None, "none".into())]);
+    let bus = harness.bus.clone();
+    eventually(WAIT, || {
+        let bus = bus.clone();
+        async move { Ok((bus.queue_depth("router.unroutable").await? == 1).then_some(())) }
+    })
+    .await
+    .unwrap();
+    harness.service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
+    let harness = start().await;
+    // Every attempt now fails with a database error: a transient failure that never clears.
+    let pool = harness.database.connect().await.unwrap();
+    sqlx::query("ALTER TABLE routing_decisions RENAME TO routing_decisions_away").execute(&pool).await.unwrap();
+    harness.bus.publish_envelope(&submitted("F205")).await.unwrap();
+
+    let bus = harness.bus.clone();
+    eventually(WAIT, || {
+        let bus = bus.clone();
+        async move { Ok((bus.queue_depth("router.requests.dlq").await? == 1).then_some(())) }
+    })
+    .await
+    .unwrap();
+    let text = harness.service.metrics().await.unwrap();
+    let queue = format!("{}router.requests", harness.bus.queue_prefix);
+    // Two retry delays configured by the test settings: two retries, then the dead letter.
+    assert_eq!(metric(&text, &format!("combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"retried\"}}")), 2.0, "{text}");
+    assert_eq!(metric(&text, &format!("combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"dead_lettered\"}}")), 1.0);
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM platform_outbox").fetch_one(&pool).await.unwrap();
+    assert_eq!(outbox, 0, "a failed event must not leave a routed event behind");
+    harness.service.shutdown().await.unwrap();
+}
