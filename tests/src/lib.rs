@@ -1,0 +1,8 @@
+//! Harness for end-to-end tests: the service binaries as child processes, wired to this
+//! test's databases and queues, and an OTLP sink that receives their spans.
+
+pub mod otlp;
+pub mod process;
+
+pub use otlp::{OtlpSink, ReceivedSpan};
+pub use process::{ServiceProcess, System};

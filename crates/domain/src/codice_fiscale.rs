@@ -12,7 +12,8 @@ const MONTHS: &[u8; 12] = b"ABCDEHLMPRST";
 /// Value of 0-9 then A-Z at odd positions (1st, 3rd, ... 15th).
 const ODD_VALUES: [u32; 36] = [
     1, 0, 5, 7, 9, 13, 15, 17, 19, 21, // 0-9
-    1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23, // A-Z
+    1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+    23, // A-Z
 ];
 /// 0-based indexes of the positions that hold digits, or omocodia letters in their place.
 const DIGIT_POSITIONS: [usize; 7] = [6, 7, 9, 10, 12, 13, 14];
@@ -178,7 +179,10 @@ fn two_digits(bytes: &[u8]) -> u32 {
 fn validate_personal(code: &[u8]) -> Result<(), CodiceFiscaleError> {
     for (index, &byte) in code.iter().enumerate() {
         let (ok, expected) = if DIGIT_POSITIONS.contains(&index) {
-            (byte.is_ascii_digit() || OMOCODIA.contains(&byte), "a digit or one of LMNPQRSTUV")
+            (
+                byte.is_ascii_digit() || OMOCODIA.contains(&byte),
+                "a digit or one of LMNPQRSTUV",
+            )
         } else {
             (byte.is_ascii_uppercase(), "a letter")
         };
@@ -202,7 +206,10 @@ fn validate_personal(code: &[u8]) -> Result<(), CodiceFiscaleError> {
     // The century is unknown; 29 February is possible whenever the two digits allow a leap year.
     let year = 2000 + i32::try_from(year2).unwrap_or(0);
     if day == 0 || NaiveDate::from_ymd_opt(year, month, day).is_none() {
-        return Err(CodiceFiscaleError::Day { day: raw_day, month });
+        return Err(CodiceFiscaleError::Day {
+            day: raw_day,
+            month,
+        });
     }
     let expected = check_character(&code[..15]).unwrap_or('?');
     let found = char::from(code[15]);
@@ -248,7 +255,10 @@ mod tests {
     fn the_check_character_error_names_the_expected_one() {
         assert_eq!(
             CodiceFiscale::parse("RSSMRA85T10A562X"),
-            Err(CodiceFiscaleError::CheckCharacter { found: 'X', expected: 'S' })
+            Err(CodiceFiscaleError::CheckCharacter {
+                found: 'X',
+                expected: 'S'
+            })
         );
     }
 
@@ -261,10 +271,22 @@ mod tests {
             CodiceFiscale::parse(std::str::from_utf8(&first15).unwrap())
         };
         assert_eq!(with(b'F', "10"), Err(CodiceFiscaleError::Month('F')));
-        assert_eq!(with(b'B', "30"), Err(CodiceFiscaleError::Day { day: 30, month: 2 }));
-        assert_eq!(with(b'B', "71"), Err(CodiceFiscaleError::Day { day: 71, month: 2 }));
-        assert_eq!(with(b'A', "00"), Err(CodiceFiscaleError::Day { day: 0, month: 1 }));
-        assert_eq!(with(b'B', "69"), Err(CodiceFiscaleError::Day { day: 69, month: 2 }));
+        assert_eq!(
+            with(b'B', "30"),
+            Err(CodiceFiscaleError::Day { day: 30, month: 2 })
+        );
+        assert_eq!(
+            with(b'B', "71"),
+            Err(CodiceFiscaleError::Day { day: 71, month: 2 })
+        );
+        assert_eq!(
+            with(b'A', "00"),
+            Err(CodiceFiscaleError::Day { day: 0, month: 1 })
+        );
+        assert_eq!(
+            with(b'B', "69"),
+            Err(CodiceFiscaleError::Day { day: 69, month: 2 })
+        );
         assert!(with(b'B', "68").is_ok());
     }
 
@@ -283,7 +305,10 @@ mod tests {
     #[test]
     fn wrong_shapes_name_the_position() {
         assert_eq!(CodiceFiscale::parse(""), Err(CodiceFiscaleError::Empty));
-        assert_eq!(CodiceFiscale::parse("RSSMRA85"), Err(CodiceFiscaleError::Length(8)));
+        assert_eq!(
+            CodiceFiscale::parse("RSSMRA85"),
+            Err(CodiceFiscaleError::Length(8))
+        );
         assert!(matches!(
             CodiceFiscale::parse("R5SMRA85T10A562S"),
             Err(CodiceFiscaleError::Character { position: 2, .. })

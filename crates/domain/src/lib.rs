@@ -6,7 +6,9 @@ pub mod territory;
 pub mod topic;
 
 pub use codice_fiscale::{CodiceFiscale, CodiceFiscaleError};
-pub use territory::{Comune, ForeignState, Residence, ResidenceError, Territory, TerritoryError, TerritorySettings};
+pub use territory::{
+    Comune, ForeignState, Residence, ResidenceError, Territory, TerritoryError, TerritorySettings,
+};
 pub use topic::Topic;
 
 /// ISTAT region names by code ("01" to "20"); ANPR's archive has only the codes.

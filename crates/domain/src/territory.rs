@@ -52,7 +52,9 @@ pub enum Residence<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResidenceError {
-    #[error("must be a Belfiore code (a letter and 3 digits, e.g. F205) or a foreign state's Z code")]
+    #[error(
+        "must be a Belfiore code (a letter and 3 digits, e.g. F205) or a foreign state's Z code"
+    )]
     Malformed,
     #[error("`{0}` is not a comune or foreign state known to ANPR")]
     Unknown(String),
@@ -74,7 +76,10 @@ pub enum TerritoryError {
         source: std::io::Error,
     },
     #[error("{file}: {source}")]
-    Csv { file: &'static str, source: csv::Error },
+    Csv {
+        file: &'static str,
+        source: csv::Error,
+    },
     #[error("{file}: record {record}: bad date `{value}`")]
     Date {
         file: &'static str,
@@ -148,7 +153,10 @@ impl Territory {
         let comuni = without_bom(comuni, COMUNI_FILE)?;
         let mut reader = csv::Reader::from_reader(comuni.as_slice());
         for (index, record) in reader.deserialize::<ComuneRecord>().enumerate() {
-            let record = record.map_err(|source| TerritoryError::Csv { file: COMUNI_FILE, source })?;
+            let record = record.map_err(|source| TerritoryError::Csv {
+                file: COMUNI_FILE,
+                source,
+            })?;
             let line = index as u64 + 2;
             let valid_from = parse_iso(&record.established, line)?;
             let ceased_on = if record.state == "A" {
@@ -178,7 +186,10 @@ impl Territory {
         let states = without_bom(states, STATES_FILE)?;
         let mut reader = csv::Reader::from_reader(states.as_slice());
         for record in reader.deserialize::<StateRecord>() {
-            let record = record.map_err(|source| TerritoryError::Csv { file: STATES_FILE, source })?;
+            let record = record.map_err(|source| TerritoryError::Csv {
+                file: STATES_FILE,
+                source,
+            })?;
             // Only states still valid (end of validity 31/12/9999) can be a residence today.
             let current = record.valid_until.ends_with("9999");
             territory.states.insert(
@@ -211,10 +222,16 @@ impl Territory {
             return if state.residence_allowed {
                 Ok(Residence::Abroad(state))
             } else {
-                Err(ResidenceError::NoResidence { code, name: state.name.clone() })
+                Err(ResidenceError::NoResidence {
+                    code,
+                    name: state.name.clone(),
+                })
             };
         }
-        let periods = self.comuni.get(&code).ok_or_else(|| ResidenceError::Unknown(code.clone()))?;
+        let periods = self
+            .comuni
+            .get(&code)
+            .ok_or_else(|| ResidenceError::Unknown(code.clone()))?;
         if let Some(active) = periods.iter().find(|comune| comune.is_active()) {
             return Ok(Residence::Comune(active));
         }
@@ -230,7 +247,10 @@ impl Territory {
     }
 
     pub fn active_comuni(&self) -> impl Iterator<Item = &Comune> {
-        self.comuni.values().flatten().filter(|comune| comune.is_active())
+        self.comuni
+            .values()
+            .flatten()
+            .filter(|comune| comune.is_active())
     }
 
     pub fn foreign_states(&self) -> impl Iterator<Item = &ForeignState> {
@@ -250,10 +270,12 @@ fn parse_iso(value: &str, record: u64) -> Result<NaiveDate, TerritoryError> {
 /// column's name. The files are a few megabytes, so reading them whole is fine.
 fn without_bom(mut reader: impl Read, file: &'static str) -> Result<Vec<u8>, TerritoryError> {
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).map_err(|source| TerritoryError::Io {
-        path: file.to_owned(),
-        source,
-    })?;
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| TerritoryError::Io {
+            path: file.to_owned(),
+            source,
+        })?;
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         bytes.drain(..3);
     }
@@ -281,8 +303,10 @@ mod tests {
     fn the_archive_has_every_active_comune() {
         let territory = territory();
         assert_eq!(territory.active_comuni().count(), 7901);
-        let provinces: std::collections::HashSet<_> =
-            territory.active_comuni().map(|comune| comune.province.as_str()).collect();
+        let provinces: std::collections::HashSet<_> = territory
+            .active_comuni()
+            .map(|comune| comune.province.as_str())
+            .collect();
         assert_eq!(provinces.len(), 107);
     }
 
@@ -297,10 +321,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(territory.residence("Z133"), Ok(Residence::Abroad(state)) if state.iso3 == "CHE"));
-        assert!(matches!(territory.residence("A003"), Err(ResidenceError::Ceased { .. })));
-        assert_eq!(territory.residence("Z999"), Err(ResidenceError::Unknown("Z999".into())));
-        assert_eq!(territory.residence("MILANO"), Err(ResidenceError::Malformed));
+        assert!(
+            matches!(territory.residence("Z133"), Ok(Residence::Abroad(state)) if state.iso3 == "CHE")
+        );
+        assert!(matches!(
+            territory.residence("A003"),
+            Err(ResidenceError::Ceased { .. })
+        ));
+        assert_eq!(
+            territory.residence("Z999"),
+            Err(ResidenceError::Unknown("Z999".into()))
+        );
+        assert_eq!(
+            territory.residence("MILANO"),
+            Err(ResidenceError::Malformed)
+        );
     }
 
     #[test]
@@ -321,6 +356,9 @@ pub struct TerritorySettings {
 
 impl TerritorySettings {
     pub fn load(&self) -> Result<Territory, TerritoryError> {
-        Territory::load(Path::new(&self.comuni_path), Path::new(&self.stati_esteri_path))
+        Territory::load(
+            Path::new(&self.comuni_path),
+            Path::new(&self.stati_esteri_path),
+        )
     }
 }

@@ -87,7 +87,10 @@ impl FromStr for Topic {
             .find(|topic| topic.code() == code)
             .ok_or_else(|| {
                 let known: Vec<_> = Topic::ALL.iter().map(|topic| topic.code()).collect();
-                format!("unknown topic `{code}`; expected one of {}", known.join(", "))
+                format!(
+                    "unknown topic `{code}`; expected one of {}",
+                    known.join(", ")
+                )
             })
     }
 }
@@ -101,6 +104,11 @@ mod tests {
         for topic in Topic::ALL {
             assert_eq!(topic.code().parse::<Topic>(), Ok(topic));
         }
-        assert!("pensione".parse::<Topic>().unwrap_err().contains("pensioni"));
+        assert!(
+            "pensione"
+                .parse::<Topic>()
+                .unwrap_err()
+                .contains("pensioni")
+        );
     }
 }

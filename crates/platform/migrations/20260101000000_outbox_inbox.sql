@@ -9,7 +9,12 @@ CREATE TABLE platform_outbox (
     payload       BYTEA NOT NULL,
     -- W3C trace context of the transaction that wrote the event.
     trace_context JSONB NOT NULL DEFAULT '{}'::jsonb,
-    created_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- A row the broker refused (e.g. no queue bound to its routing key yet) waits here with a
+    -- growing delay instead of blocking the rows behind it.
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_error      TEXT
 );
 
 -- Inbox: the events a consumer has already applied, written in the same transaction as the

@@ -53,7 +53,11 @@ struct AdminState {
 }
 
 /// The admin routes merged with the service's own `routes`.
-pub fn router(readiness: Readiness, metrics: PrometheusHandle, routes: axum::Router) -> axum::Router {
+pub fn router(
+    readiness: Readiness,
+    metrics: PrometheusHandle,
+    routes: axum::Router,
+) -> axum::Router {
     let admin = axum::Router::new()
         .route("/health/livez", get(|| async { "alive" }))
         .route("/health/readyz", get(readyz))
@@ -71,7 +75,10 @@ async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
 
 async fn render_metrics(State(state): State<AdminState>) -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         state.metrics.render(),
     )
 }
@@ -82,7 +89,11 @@ pub async fn bind(address: &str) -> anyhow::Result<TcpListener> {
         .map_err(|error| anyhow::anyhow!("cannot bind the HTTP port {address}: {error}"))
 }
 
-pub async fn serve(listener: TcpListener, router: axum::Router, stop: CancellationToken) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;

@@ -2,7 +2,7 @@
 //! and the outbox relay -> one ordered shutdown.
 //!
 //! Shutdown order (each stage bounded by `shutdown.deadline_ms`): readiness and gRPC health
-//! go NOT_SERVING; consumers stop taking deliveries and finish those in hand while the gRPC
+//! go NOT_SERVING, then `shutdown.drain_delay_ms` passes; consumers stop taking deliveries and finish those in hand while the gRPC
 //! server finishes in-flight calls; the outbox relay publishes what is left; the HTTP port
 //! closes last so that `/metrics` stays readable until the end.
 
@@ -19,7 +19,9 @@ use tonic::service::Routes;
 use crate::admin::{self, Readiness};
 use crate::auth::{AuthInterceptor, Authenticator};
 use crate::grpc::{GrpcServer, set_not_serving};
-use crate::messaging::{Broker, EventHandler, QueueSpec, declare_exchange, declare_queue, run_consumer};
+use crate::messaging::{
+    Broker, EventHandler, QueueSpec, declare_exchange, declare_parking_queue, run_consumer,
+};
 use crate::outbox::{OutboxWaker, run_relay};
 use crate::settings::PlatformSettings;
 
@@ -86,10 +88,14 @@ impl ServiceContext {
         self.consumers.push(Box::new(move |stop| {
             Box::pin(async move {
                 loop {
-                    match declare_parking_queue(&broker, &spec).await {
+                    match declare_parking(&broker, &spec).await {
                         Ok(()) => return,
                         Err(error) => {
-                            tracing::warn!(queue = spec.name, error = format!("{error:#}"), "cannot declare queue; retrying");
+                            tracing::warn!(
+                                queue = spec.name,
+                                error = format!("{error:#}"),
+                                "cannot declare queue; retrying"
+                            );
                             tokio::select! {
                                 () = stop.cancelled() => return,
                                 () = tokio::time::sleep(broker.settings().reconnect_delay()) => {}
@@ -108,7 +114,12 @@ impl ServiceContext {
         grpc_service_names: Vec<&'static str>,
         http_routes: axum::Router,
     ) -> anyhow::Result<RunningService> {
-        let grpc = GrpcServer::bind(&self.settings.grpc.address(), grpc_routes, grpc_service_names.clone()).await?;
+        let grpc = GrpcServer::bind(
+            &self.settings.grpc.address(),
+            grpc_routes,
+            grpc_service_names.clone(),
+        )
+        .await?;
         let http = admin::bind(&self.settings.http.address()).await?;
         let grpc_addr = grpc.local_addr()?;
         let http_addr = http.local_addr()?;
@@ -129,11 +140,11 @@ impl ServiceContext {
     }
 }
 
-async fn declare_parking_queue(broker: &Broker, spec: &QueueSpec) -> anyhow::Result<()> {
+async fn declare_parking(broker: &Broker, spec: &QueueSpec) -> anyhow::Result<()> {
     let connection = broker.connect(spec.name).await?;
     let channel = connection.create_channel().await?;
     declare_exchange(&channel, broker).await?;
-    declare_queue(&channel, broker, spec).await?;
+    declare_parking_queue(&channel, broker, spec).await?;
     connection.close(200, "declared".into()).await?;
     Ok(())
 }
@@ -166,7 +177,16 @@ impl RunningService {
     }
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Self { context, grpc, grpc_service_names, http, http_router, readiness, stop, .. } = self;
+        let Self {
+            context,
+            grpc,
+            grpc_service_names,
+            http,
+            http_router,
+            readiness,
+            stop,
+            ..
+        } = self;
         let deadline = context.settings.shutdown.deadline();
         let name = context.name;
 
@@ -177,12 +197,12 @@ impl RunningService {
         let http_stop = CancellationToken::new();
 
         let health = grpc.health();
-        let grpc_task = tokio::spawn(grpc.serve(servers_stop.clone()));
-        let http_task = tokio::spawn(admin::serve(http, http_router, http_stop.clone()));
+        let mut grpc_task = tokio::spawn(grpc.serve(servers_stop.clone()));
+        let mut http_task = tokio::spawn(admin::serve(http, http_router, http_stop.clone()));
         for start in context.consumers {
             work.spawn(start(consumers_stop.clone()));
         }
-        let relay_task = tokio::spawn(run_relay(
+        let mut relay_task = tokio::spawn(run_relay(
             context.pool.clone(),
             context.broker.clone(),
             context.settings.outbox.clone(),
@@ -193,25 +213,39 @@ impl RunningService {
 
         let server_failure = tokio::select! {
             () = stop.cancelled() => None,
-            result = grpc_task => Some(result),
+            result = &mut grpc_task => Some(result),
         };
         tracing::info!(service = name, "shutting down");
 
+        // 1. Tell load balancers and probes first, and give them a moment to notice.
         readiness.set_accepting(false);
         set_not_serving(&health, &grpc_service_names).await;
+        tokio::time::sleep(context.settings.shutdown.drain_delay()).await;
+
+        // 2. Stop taking work; finish what is in hand (consumers' deliveries, in-flight RPCs).
         consumers_stop.cancel();
         servers_stop.cancel();
         work.close();
         if tokio::time::timeout(deadline, work.wait()).await.is_err() {
-            tracing::warn!("consumers did not stop within the shutdown deadline");
+            tracing::warn!(
+                "consumers did not stop within the shutdown deadline; the broker redelivers what they held"
+            );
+        }
+        if server_failure.is_none() && finish(&mut grpc_task, deadline).await.is_none() {
+            tracing::warn!("in-flight gRPC calls did not finish within the shutdown deadline");
         }
 
+        // 3. Publish what those last transactions wrote to the outbox.
         relay_stop.cancel();
-        if tokio::time::timeout(deadline, relay_task).await.is_err() {
-            tracing::warn!("the outbox relay did not empty the outbox within the shutdown deadline; the next start relays the rest");
+        if finish(&mut relay_task, deadline).await.is_none() {
+            tracing::warn!(
+                "the outbox relay did not empty the outbox within the shutdown deadline; the next start relays the rest"
+            );
         }
+
+        // 4. The HTTP port last, so /metrics can be scraped until the end.
         http_stop.cancel();
-        if tokio::time::timeout(deadline, http_task).await.is_err() {
+        if finish(&mut http_task, deadline).await.is_none() {
             tracing::warn!("the HTTP port did not close within the shutdown deadline");
         }
         context.pool.close().await;
@@ -221,7 +255,27 @@ impl RunningService {
             None => Ok(()),
             Some(Ok(Ok(()))) => Err(anyhow::anyhow!("the gRPC server stopped by itself")),
             Some(Ok(Err(error))) => Err(error.context("the gRPC server failed")),
-            Some(Err(join_error)) => Err(anyhow::anyhow!("the gRPC server task failed: {join_error}")),
+            Some(Err(join_error)) => {
+                Err(anyhow::anyhow!("the gRPC server task failed: {join_error}"))
+            }
+        }
+    }
+}
+
+/// Waits up to `deadline` for a task; aborts it when the deadline passes.
+async fn finish<T>(
+    task: &mut tokio::task::JoinHandle<T>,
+    deadline: std::time::Duration,
+) -> Option<T> {
+    match tokio::time::timeout(deadline, &mut *task).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(join_error)) => {
+            tracing::error!(error = %join_error, "a service task failed");
+            None
+        }
+        Err(_elapsed) => {
+            task.abort();
+            None
         }
     }
 }

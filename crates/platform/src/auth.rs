@@ -108,8 +108,12 @@ impl Authenticator {
             !settings.public_key_path.is_empty(),
             "auth.public_key_path is required: the PEM public key that signs bearer tokens"
         );
-        let pem = std::fs::read(&settings.public_key_path)
-            .with_context(|| format!("cannot read auth.public_key_path `{}`", settings.public_key_path))?;
+        let pem = std::fs::read(&settings.public_key_path).with_context(|| {
+            format!(
+                "cannot read auth.public_key_path `{}`",
+                settings.public_key_path
+            )
+        })?;
         let mut authenticator = Self::from_public_pem(&pem)
             .with_context(|| format!("auth.public_key_path `{}`", settings.public_key_path))?;
         if !settings.issuer.is_empty() {
@@ -128,7 +132,15 @@ impl Authenticator {
         } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
             (key, vec![Algorithm::ES256, Algorithm::ES384])
         } else if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
-            (key, vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512, Algorithm::PS256])
+            (
+                key,
+                vec![
+                    Algorithm::RS256,
+                    Algorithm::RS384,
+                    Algorithm::RS512,
+                    Algorithm::PS256,
+                ],
+            )
         } else {
             anyhow::bail!("not an Ed25519, EC or RSA public key in PEM");
         };
@@ -168,7 +180,8 @@ impl Authenticator {
 /// production tokens come from the identity provider.
 pub fn sign(claims: &Claims, private_pem: &[u8]) -> anyhow::Result<String> {
     let key = EncodingKey::from_ed_pem(private_pem).context("not an Ed25519 private key in PEM")?;
-    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &key).context("cannot sign the token")
+    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &key)
+        .context("cannot sign the token")
 }
 
 /// A tonic interceptor: verifies the bearer token and puts the [`Principal`] in the request
@@ -177,8 +190,14 @@ pub fn sign(claims: &Claims, private_pem: &[u8]) -> anyhow::Result<String> {
 pub struct AuthInterceptor(pub Authenticator);
 
 impl tonic::service::Interceptor for AuthInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let header = request.metadata().get("authorization").and_then(|value| value.to_str().ok());
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok());
         match self.0.verify_header(header) {
             Ok(principal) => {
                 request.extensions_mut().insert(principal);
@@ -232,7 +251,10 @@ mod tests {
     fn expired_tampered_and_missing_tokens_are_refused() {
         let authenticator = Authenticator::from_public_pem(PUBLIC).unwrap();
         let expired = sign(&claims(chrono::Utc::now().timestamp() - 3600), PRIVATE).unwrap();
-        assert!(matches!(authenticator.verify(&expired), Err(AuthError::Invalid(_))));
+        assert!(matches!(
+            authenticator.verify(&expired),
+            Err(AuthError::Invalid(_))
+        ));
 
         let good = sign(&claims(chrono::Utc::now().timestamp() + 60), PRIVATE).unwrap();
         let mut tampered = good.into_bytes();
@@ -241,8 +263,14 @@ mod tests {
         let tampered = String::from_utf8(tampered).unwrap();
         assert!(authenticator.verify(&tampered).is_err());
 
-        assert!(matches!(authenticator.verify_header(None), Err(AuthError::Missing)));
-        assert!(matches!(authenticator.verify_header(Some("Basic abc")), Err(AuthError::Malformed)));
+        assert!(matches!(
+            authenticator.verify_header(None),
+            Err(AuthError::Missing)
+        ));
+        assert!(matches!(
+            authenticator.verify_header(Some("Basic abc")),
+            Err(AuthError::Malformed)
+        ));
     }
 
     #[test]

@@ -18,11 +18,15 @@ pub trait ServiceDefinition: 'static {
     type Own: DeserializeOwned + Send + 'static;
 
     fn migrations() -> &'static Migrator;
-    fn build(settings: Settings<Self::Own>) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
+    fn build(
+        settings: Settings<Self::Own>,
+    ) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "A COMBIPAT service. Settings: defaults, then COMBIPAT_CONFIG_FILE, then COMBIPAT__SECTION__FIELD variables.")]
+#[command(
+    about = "A COMBIPAT service. Settings: defaults, then COMBIPAT_CONFIG_FILE, then COMBIPAT__SECTION__FIELD variables."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -42,14 +46,20 @@ pub fn main<S: ServiceDefinition>() -> ExitCode {
     let settings: Settings<S::Own> = match crate::settings::load(S::DEFAULTS, &[]) {
         Ok(settings) => settings,
         Err(error) => {
-            #[allow(clippy::print_stderr, reason = "logging needs the settings we failed to read")]
+            #[allow(
+                clippy::print_stderr,
+                reason = "logging needs the settings we failed to read"
+            )]
             {
                 eprintln!("{}: {error:#}", S::NAME);
             }
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             #[allow(clippy::print_stderr, reason = "no runtime, no logger")]

@@ -41,7 +41,12 @@ impl<B> MakeSpan<B> for GrpcMakeSpan {
 pub struct GrpcOnResponse;
 
 impl<B> OnResponse<B> for GrpcOnResponse {
-    fn on_response(self, response: &http::Response<B>, latency: std::time::Duration, span: &tracing::Span) {
+    fn on_response(
+        self,
+        response: &http::Response<B>,
+        latency: std::time::Duration,
+        span: &tracing::Span,
+    ) {
         let code = response
             .headers()
             .get("grpc-status")
@@ -104,9 +109,13 @@ impl GrpcServer {
     /// Marks every service SERVING and serves until `stop`, then finishes in-flight calls.
     pub async fn serve(self, stop: CancellationToken) -> anyhow::Result<()> {
         for name in &self.service_names {
-            self.health.set_service_status(*name, ServingStatus::Serving).await;
+            self.health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
         }
-        self.health.set_service_status("", ServingStatus::Serving).await;
+        self.health
+            .set_service_status("", ServingStatus::Serving)
+            .await;
         tonic::transport::Server::builder()
             .layer(
                 TraceLayer::new_for_grpc()
@@ -126,7 +135,11 @@ impl GrpcServer {
 /// Reports every listed service (and the server as a whole) NOT_SERVING.
 pub async fn set_not_serving(health: &HealthReporter, service_names: &[&'static str]) {
     for name in service_names {
-        health.set_service_status(*name, ServingStatus::NotServing).await;
+        health
+            .set_service_status(*name, ServingStatus::NotServing)
+            .await;
     }
-    health.set_service_status("", ServingStatus::NotServing).await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
 }

@@ -1,5 +1,6 @@
 //! Prometheus metrics: one recorder per process, rendered at `/metrics` on the admin port.
-//! The names live here so that dashboards and alerts have one list to read.
+//! The platform's metric names live here; each service names its own beside the code that
+//! counts them (e.g. `combipat_routing_decisions_total` in router).
 
 use std::sync::OnceLock;
 
@@ -9,9 +10,10 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 pub const MESSAGES_CONSUMED: &str = "combipat_messages_consumed_total";
 /// Histogram {queue}: time to handle one event, seconds.
 pub const MESSAGE_PROCESSING_SECONDS: &str = "combipat_message_processing_seconds";
-/// Counter {routing_key, outcome=confirmed|failed}: events the outbox relay published.
+/// Counter {routing_key, outcome=confirmed|refused}: events the outbox relay published, or
+/// that the broker refused (unroutable or nacked; they are retried with a backoff).
 pub const MESSAGES_PUBLISHED: &str = "combipat_messages_published_total";
-/// Gauge: outbox rows seen waiting at the last relay pass.
+/// Gauge: rows waiting in the outbox at the last relay pass.
 pub const OUTBOX_PENDING: &str = "combipat_outbox_pending";
 /// Counter {consumer}: redelivered events the inbox recognised and skipped.
 pub const INBOX_DUPLICATES: &str = "combipat_inbox_duplicates_total";

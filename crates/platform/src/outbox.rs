@@ -19,7 +19,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use uuid::Uuid;
 
-use crate::messaging::{Broker, OutgoingMessage, declare_exchange, publish_confirmed};
+use crate::messaging::{
+    Broker, OutgoingMessage, PublishError, declare_exchange, publish_confirmed,
+};
 use crate::metrics as m;
 use crate::propagation::{Carrier, carrier_into_amqp, current_carrier, set_parent_from_carrier};
 use crate::settings::OutboxSettings;
@@ -65,7 +67,10 @@ pub async fn run_relay(
             Ok(()) => return,
             Err(error) => {
                 metrics::counter!(m::AMQP_RECONNECTS, "task" => "outbox").increment(1);
-                tracing::warn!(error = format!("{error:#}"), "outbox relay failed; retrying");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "outbox relay failed; retrying"
+                );
                 // During shutdown keep trying (the caller's deadline ends it): the rows
                 // stay in the outbox either way and the next start relays them.
                 tokio::time::sleep(broker.settings().reconnect_delay()).await;
@@ -81,9 +86,14 @@ async fn relay_session(
     waker: &OutboxWaker,
     stop: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let connection = broker.connect("outbox").await.context("cannot connect to the broker")?;
+    let connection = broker
+        .connect("outbox")
+        .await
+        .context("cannot connect to the broker")?;
     let channel = connection.create_channel().await?;
-    channel.confirm_select(ConfirmSelectOptions::default()).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
     declare_exchange(&channel, broker).await?;
     let poll = Duration::from_millis(settings.poll_interval_ms);
 
@@ -115,8 +125,9 @@ struct OutboxRow {
     trace_context: Json<Carrier>,
 }
 
-/// Publishes up to `limit` rows, pipelining their confirms, and deletes them once all are
-/// confirmed. Rows locked by another replica are skipped. Returns how many were relayed.
+/// Publishes up to `limit` due rows, pipelining their confirms; deletes the confirmed ones and
+/// delays the refused ones. Rows locked by another replica are skipped. Returns how many rows
+/// were taken.
 async fn relay_batch(
     pool: &PgPool,
     channel: &Channel,
@@ -126,12 +137,15 @@ async fn relay_batch(
     let mut transaction = pool.begin().await?;
     let rows: Vec<OutboxRow> = sqlx::query_as(
         "SELECT id, event_id, routing_key, payload, trace_context FROM platform_outbox
-         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+         WHERE next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
     .fetch_all(&mut *transaction)
     .await?;
-    metrics::gauge!(m::OUTBOX_PENDING).set(rows.len() as f64);
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM platform_outbox")
+        .fetch_one(&mut *transaction)
+        .await?;
+    metrics::gauge!(m::OUTBOX_PENDING).set(pending as f64);
     if rows.is_empty() {
         transaction.rollback().await?;
         return Ok(0);
@@ -172,17 +186,34 @@ async fn relay_batch(
         .await?;
         pending.push((confirm, row, span));
     }
+    let mut confirmed = Vec::with_capacity(rows.len());
     for (confirm, row, span) in pending {
-        let outcome = confirm.instrument(span).await;
-        let label = if outcome.is_ok() { "confirmed" } else { "failed" };
-        metrics::counter!(m::MESSAGES_PUBLISHED, "routing_key" => row.routing_key.clone(), "outcome" => label)
-            .increment(1);
-        outcome.with_context(|| format!("event {} ({}) was not confirmed", row.event_id, row.routing_key))?;
+        match confirm.instrument(span).await {
+            Ok(()) => {
+                metrics::counter!(m::MESSAGES_PUBLISHED, "routing_key" => row.routing_key.clone(), "outcome" => "confirmed").increment(1);
+                confirmed.push(row.id);
+            }
+            // The channel itself failed: give up this batch; its rows stay for the next session.
+            Err(PublishError::Amqp(error)) => return Err(error.into()),
+            // The broker refused this one event: it waits with a backoff, the rest go on.
+            Err(refused) => {
+                metrics::counter!(m::MESSAGES_PUBLISHED, "routing_key" => row.routing_key.clone(), "outcome" => "refused").increment(1);
+                tracing::warn!(event.id = %row.event_id, routing_key = %row.routing_key, error = %refused, "the broker refused an outbox event; it will be retried");
+                sqlx::query(
+                    "UPDATE platform_outbox SET attempts = attempts + 1, last_error = $2,
+                            next_attempt_at = now() + least(power(2, attempts), 300) * interval '1 second'
+                     WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(refused.to_string())
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
     }
 
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     sqlx::query("DELETE FROM platform_outbox WHERE id = ANY($1)")
-        .bind(&ids)
+        .bind(&confirmed)
         .execute(&mut *transaction)
         .await?;
     transaction.commit().await?;

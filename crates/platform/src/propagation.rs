@@ -81,7 +81,10 @@ pub fn inject_into_metadata(metadata: &mut tonic::metadata::MetadataMap) {
 pub struct TraceContextInterceptor;
 
 impl tonic::service::Interceptor for TraceContextInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         inject_into_metadata(request.metadata_mut());
         Ok(request)
     }

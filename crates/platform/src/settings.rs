@@ -120,9 +120,14 @@ pub struct TelemetrySettings {
 #[serde(deny_unknown_fields)]
 pub struct ShutdownSettings {
     pub deadline_ms: u64,
+    pub drain_delay_ms: u64,
 }
 
 impl ShutdownSettings {
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_millis(self.drain_delay_ms)
+    }
+
     pub fn deadline(&self) -> Duration {
         Duration::from_millis(self.deadline_ms)
     }
@@ -165,7 +170,10 @@ fn layers(service_defaults: &str, overrides: &[(String, String)]) -> anyhow::Res
     builder = builder.add_source(environment);
     for (key, value) in overrides {
         builder = if LIST_KEYS.contains(&key.as_str()) {
-            let items: Vec<String> = value.split(',').map(|item| item.trim().to_owned()).collect();
+            let items: Vec<String> = value
+                .split(',')
+                .map(|item| item.trim().to_owned())
+                .collect();
             builder.set_override(key.as_str(), items)
         } else {
             builder.set_override(key.as_str(), value.as_str())
@@ -198,7 +206,10 @@ mod tests {
     "#;
 
     fn overrides(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -206,39 +217,43 @@ mod tests {
         let settings: Settings<Empty> = load(SERVICE_DEFAULTS, &[]).unwrap();
         assert_eq!(settings.platform.grpc.port, 50099);
         assert_eq!(settings.platform.amqp.exchange, "combipat.events");
-        assert_eq!(settings.platform.amqp.retry_delays_ms, vec![1000, 10000, 60000]);
+        assert_eq!(
+            settings.platform.amqp.retry_delays_ms,
+            vec![1000, 10000, 60000]
+        );
     }
 
     #[test]
     fn overrides_win_and_are_parsed() {
-        let settings: Settings<Empty> =
-            load(SERVICE_DEFAULTS, &overrides(&[("grpc.port", "0"), ("amqp.prefetch", "4")]))
-                .unwrap();
+        let settings: Settings<Empty> = load(
+            SERVICE_DEFAULTS,
+            &overrides(&[("grpc.port", "0"), ("amqp.prefetch", "4")]),
+        )
+        .unwrap();
         assert_eq!(settings.platform.grpc.port, 0);
         assert_eq!(settings.platform.amqp.prefetch, 4);
     }
 
     #[test]
     fn list_overrides_are_comma_separated() {
-        let settings: Settings<Empty> =
-            load(SERVICE_DEFAULTS, &overrides(&[("amqp.retry_delays_ms", "10,20")])).unwrap();
+        let settings: Settings<Empty> = load(
+            SERVICE_DEFAULTS,
+            &overrides(&[("amqp.retry_delays_ms", "10,20")]),
+        )
+        .unwrap();
         assert_eq!(settings.platform.amqp.retry_delays_ms, vec![10, 20]);
     }
 
     #[test]
     fn a_bad_value_names_the_key() {
-        let error = load::<Empty>(
-            SERVICE_DEFAULTS,
-            &overrides(&[("grpc.port", "not-a-port")]),
-        )
-        .unwrap_err();
+        let error = load::<Empty>(SERVICE_DEFAULTS, &overrides(&[("grpc.port", "not-a-port")]))
+            .unwrap_err();
         assert!(format!("{error:#}").contains("grpc.port"), "{error:#}");
     }
 
     #[test]
     fn a_missing_value_names_the_key() {
-        let error = load::<Empty>("[grpc]\nport = 1\n[http]\nport = 2\n", &[])
-            .unwrap_err();
+        let error = load::<Empty>("[grpc]\nport = 1\n[http]\nport = 2\n", &[]).unwrap_err();
         assert!(format!("{error:#}").contains("url"), "{error:#}");
     }
 

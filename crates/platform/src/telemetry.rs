@@ -41,7 +41,10 @@ impl Drop for TelemetryGuard {
 }
 
 /// Installs the global subscriber and propagator for a service process.
-pub fn init(service_name: &'static str, settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
+pub fn init(
+    service_name: &'static str,
+    settings: &TelemetrySettings,
+) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
     let filter = EnvFilter::try_from_default_env()
@@ -84,9 +87,9 @@ pub fn init(service_name: &'static str, settings: &TelemetrySettings) -> anyhow:
     } else {
         None
     };
-    let otel = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name))
-    });
+    let otel = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)));
 
     tracing_subscriber::registry()
         .with(filter)

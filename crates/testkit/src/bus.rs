@@ -58,7 +58,12 @@ impl TestBus {
     }
 
     /// Publishes raw bytes to the exchange with a confirm, as a service would.
-    pub async fn publish(&self, routing_key: &str, message_id: &str, payload: &[u8]) -> anyhow::Result<()> {
+    pub async fn publish(
+        &self,
+        routing_key: &str,
+        message_id: &str,
+        payload: &[u8],
+    ) -> anyhow::Result<()> {
         let (connection, channel) = self.channel().await?;
         channel.confirm_select(Default::default()).await?;
         publish_confirmed(
@@ -79,7 +84,12 @@ impl TestBus {
     }
 
     pub async fn publish_envelope(&self, envelope: &Envelope) -> anyhow::Result<()> {
-        self.publish(&envelope.event_type, &envelope.event_id, &envelope.encode_to_vec()).await
+        self.publish(
+            &envelope.event_type,
+            &envelope.event_id,
+            &envelope.encode_to_vec(),
+        )
+        .await
     }
 
     /// A private queue bound to `routing_key`, to watch what the services publish.
@@ -88,17 +98,35 @@ impl TestBus {
         let queue = channel
             .queue_declare(
                 "".into(),
-                QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() },
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await?;
         channel
-            .queue_bind(queue.name().clone(), self.exchange.as_str().into(), routing_key.into(), QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                queue.name().clone(),
+                self.exchange.as_str().into(),
+                routing_key.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
         let consumer = channel
-            .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions::default(), FieldTable::default())
+            .basic_consume(
+                queue.name().clone(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
             .await?;
-        Ok(Observer { _connection: connection, consumer })
+        Ok(Observer {
+            _connection: connection,
+            consumer,
+        })
     }
 
     /// Messages waiting in one of the services' queues (name without the prefix).
@@ -107,7 +135,10 @@ impl TestBus {
         let declared = channel
             .queue_declare(
                 format!("{}{queue}", self.queue_prefix).into(),
-                QueueDeclareOptions { passive: true, ..Default::default() },
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await?;
@@ -125,7 +156,9 @@ pub struct Observer {
 impl Observer {
     /// The next event, or an error after `timeout`.
     pub async fn next(&mut self, timeout: Duration) -> anyhow::Result<Envelope> {
-        self.try_next(timeout).await?.context("no event arrived in time")
+        self.try_next(timeout)
+            .await?
+            .context("no event arrived in time")
     }
 
     /// The next event, or `None` when nothing arrives within `timeout`.

@@ -45,8 +45,14 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
         ("outbox.poll_interval_ms", "100".to_owned()),
         ("shutdown.deadline_ms", "5000".to_owned()),
         ("auth.public_key_path", dev_key("dev-jwt-public.pem")),
-        ("territory.comuni_path", data.join("ANPR_archivio_comuni.csv").display().to_string()),
-        ("territory.stati_esteri_path", data.join("ANPR_stati_esteri.csv").display().to_string()),
+        (
+            "territory.comuni_path",
+            data.join("ANPR_archivio_comuni.csv").display().to_string(),
+        ),
+        (
+            "territory.stati_esteri_path",
+            data.join("ANPR_stati_esteri.csv").display().to_string(),
+        ),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
@@ -54,13 +60,22 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
 }
 
 fn dev_key(file: &str) -> String {
-    workspace_root().join("dev/keys").join(file).display().to_string()
+    workspace_root()
+        .join("dev/keys")
+        .join(file)
+        .display()
+        .to_string()
 }
 
 /// A bearer token for `role` with the given claims (patronato, patronato_office,
 /// inps_office), signed with the development key, valid for an hour.
 pub fn token(role: Role, claims: &[(&str, &str)]) -> anyhow::Result<String> {
-    let claim = |name: &str| claims.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned());
+    let claim = |name: &str| {
+        claims
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| (*value).to_owned())
+    };
     let claims = Claims {
         sub: claim("sub").unwrap_or_else(|| format!("test-{}", role.as_str())),
         role,

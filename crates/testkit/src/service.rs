@@ -19,7 +19,12 @@ impl TestService {
         let http_addr = service.http_addr();
         let stop = service.stop_token();
         let task = tokio::spawn(service.run_until_stopped());
-        Self { grpc_addr, http_addr, stop, task }
+        Self {
+            grpc_addr,
+            http_addr,
+            stop,
+            task,
+        }
     }
 
     /// The graceful shutdown, as on SIGTERM; returns the service's own result.
@@ -39,7 +44,9 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await?;
     let mut response = String::new();
     stream.read_to_string(&mut response).await?;
@@ -47,12 +54,16 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
 }
 
 pub async fn grpc_channel(addr: SocketAddr) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(format!("http://{addr}"))?.connect().await?)
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
 }
 
 /// A request carrying `token` as its bearer token.
 pub fn with_token<T>(message: T, token: &str) -> anyhow::Result<tonic::Request<T>> {
     let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse()?);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
     Ok(request)
 }

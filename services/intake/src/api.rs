@@ -44,8 +44,11 @@ impl Intake for IntakeApi {
         request: Request<SubmitRequestRequest>,
     ) -> Result<Response<SubmitRequestResponse>, Status> {
         let operator = operator(principal(&request)?)?;
-        let valid = validate(request.get_ref(), &self.territory).map_err(ApiError::InvalidArgument)?;
-        let submitted = store::submit(&self.pool, &operator, &valid).await.map_err(ApiError::Internal)?;
+        let valid =
+            validate(request.get_ref(), &self.territory).map_err(ApiError::InvalidArgument)?;
+        let submitted = store::submit(&self.pool, &operator, &valid)
+            .await
+            .map_err(ApiError::Internal)?;
         self.outbox.wake();
         tracing::info!(request.id = %submitted.request_id, protocol_number = %submitted.protocol_number, "request submitted");
         Ok(Response::new(SubmitRequestResponse {
@@ -61,10 +64,16 @@ impl Intake for IntakeApi {
     ) -> Result<Response<GetRequestResponse>, Status> {
         let caller = principal(&request)?.clone();
         let request_id = Uuid::parse_str(&request.get_ref().request_id).map_err(|_| {
-            ApiError::InvalidArgument(vec![Violation::new("request_id", "is not a request id (UUID)")])
+            ApiError::InvalidArgument(vec![Violation::new(
+                "request_id",
+                "is not a request id (UUID)",
+            )])
         })?;
         let not_found = || ApiError::NotFound(format!("no request {request_id}"));
-        let stored = store::find(&self.pool, request_id).await.map_err(ApiError::from)?.ok_or_else(not_found)?;
+        let stored = store::find(&self.pool, request_id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
         // Another office's request is reported as missing, so its existence does not leak.
         let allowed = caller.role == Role::Admin
             || (caller.role == Role::Operatore

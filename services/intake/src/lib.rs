@@ -42,7 +42,13 @@ pub fn load_settings(overrides: &[(String, String)]) -> anyhow::Result<Settings>
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
-    let territory = Arc::new(settings.service.territory.load().context("cannot load the ANPR territory (territory.*)")?);
+    let territory = Arc::new(
+        settings
+            .service
+            .territory
+            .load()
+            .context("cannot load the ANPR territory (territory.*)")?,
+    );
     let context = ServiceContext::start(SERVICE_NAME, settings.platform, &MIGRATIONS).await?;
     let api = IntakeServer::with_interceptor(
         api::IntakeApi {
@@ -53,6 +59,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
         context.auth_interceptor(),
     );
     context
-        .bind(Routes::new(api), vec!["combipat.intake.v1.Intake"], axum::Router::new())
+        .bind(
+            Routes::new(api),
+            vec!["combipat.intake.v1.Intake"],
+            axum::Router::new(),
+        )
         .await
 }

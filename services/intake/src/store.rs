@@ -39,7 +39,11 @@ pub struct Submitted {
     pub submitted_at: DateTime<Utc>,
 }
 
-pub async fn submit(pool: &PgPool, operator: &Operator, request: &ValidRequest) -> anyhow::Result<Submitted> {
+pub async fn submit(
+    pool: &PgPool,
+    operator: &Operator,
+    request: &ValidRequest,
+) -> anyhow::Result<Submitted> {
     let request_id = Uuid::now_v7();
     let submitted_at = Utc::now();
     let mut transaction = pool.begin().await?;
@@ -86,11 +90,17 @@ pub async fn submit(pool: &PgPool, operator: &Operator, request: &ValidRequest) 
     let event = new_envelope(
         SERVICE_NAME,
         &request_id.to_string(),
-        Payload::RequestSubmitted(RequestSubmitted { request: Some(summary) }),
+        Payload::RequestSubmitted(RequestSubmitted {
+            request: Some(summary),
+        }),
     );
     outbox::enqueue(&mut transaction, &event).await?;
     transaction.commit().await?;
-    Ok(Submitted { request_id, protocol_number, submitted_at })
+    Ok(Submitted {
+        request_id,
+        protocol_number,
+        submitted_at,
+    })
 }
 
 #[derive(sqlx::FromRow)]

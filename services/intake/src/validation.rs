@@ -21,7 +21,10 @@ pub struct ValidRequest {
     pub body: String,
 }
 
-pub fn validate(request: &SubmitRequestRequest, territory: &Territory) -> Result<ValidRequest, Vec<Violation>> {
+pub fn validate(
+    request: &SubmitRequestRequest,
+    territory: &Territory,
+) -> Result<ValidRequest, Vec<Violation>> {
     let mut violations = Vec::new();
 
     let motivo = match Motivo::try_from(request.motivo) {
@@ -48,15 +51,38 @@ pub fn validate(request: &SubmitRequestRequest, territory: &Territory) -> Result
         .parse::<Topic>()
         .map_err(|error| violations.push(Violation::new("topic", error)))
         .ok();
-    let subject = clean_text("subject", &request.subject, SUBJECT_MAX_CHARS, false, &mut violations);
+    let subject = clean_text(
+        "subject",
+        &request.subject,
+        SUBJECT_MAX_CHARS,
+        false,
+        &mut violations,
+    );
     let body = clean_text("body", &request.body, BODY_MAX_CHARS, true, &mut violations);
 
-    match (motivo, codice_fiscale, comune_residenza, topic, subject, body) {
-        (Some(motivo), Some(codice_fiscale), Some(comune_residenza), Some(topic), Some(subject), Some(body))
-            if violations.is_empty() =>
-        {
-            Ok(ValidRequest { motivo, codice_fiscale, comune_residenza, topic, subject, body })
-        }
+    match (
+        motivo,
+        codice_fiscale,
+        comune_residenza,
+        topic,
+        subject,
+        body,
+    ) {
+        (
+            Some(motivo),
+            Some(codice_fiscale),
+            Some(comune_residenza),
+            Some(topic),
+            Some(subject),
+            Some(body),
+        ) if violations.is_empty() => Ok(ValidRequest {
+            motivo,
+            codice_fiscale,
+            comune_residenza,
+            topic,
+            subject,
+            body,
+        }),
         _ => Err(violations),
     }
 }
@@ -76,11 +102,16 @@ fn clean_text(
     let problem = if length == 0 {
         Some("must not be empty".to_owned())
     } else if length > max_chars {
-        Some(format!("must be at most {max_chars} characters, not {length}"))
-    } else if let Some(bad) = normalised.chars().find(|&c| !allowed(c)) {
-        Some(format!("must not contain the control character U+{:04X}", u32::from(bad)))
+        Some(format!(
+            "must be at most {max_chars} characters, not {length}"
+        ))
     } else {
-        None
+        normalised.chars().find(|&c| !allowed(c)).map(|bad| {
+            format!(
+                "must not contain the control character U+{:04X}",
+                u32::from(bad)
+            )
+        })
     };
     match problem {
         Some(reason) => {
@@ -97,7 +128,11 @@ mod tests {
 
     fn territory() -> Territory {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        Territory::load(&dir.join("ANPR_archivio_comuni.csv"), &dir.join("ANPR_stati_esteri.csv")).unwrap()
+        Territory::load(
+            &dir.join("ANPR_archivio_comuni.csv"),
+            &dir.join("ANPR_stati_esteri.csv"),
+        )
+        .unwrap()
     }
 
     fn good() -> SubmitRequestRequest {
@@ -131,9 +166,26 @@ mod tests {
             body: "x".repeat(BODY_MAX_CHARS + 1),
         };
         let violations = validate(&request, &territory()).unwrap_err();
-        let fields: Vec<_> = violations.iter().map(|violation| violation.field.as_str()).collect();
-        assert_eq!(fields, ["motivo", "codice_fiscale", "comune_residenza", "topic", "subject", "body"]);
-        assert!(violations[2].reason.contains("ceased"), "{}", violations[2].reason);
+        let fields: Vec<_> = violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "motivo",
+                "codice_fiscale",
+                "comune_residenza",
+                "topic",
+                "subject",
+                "body"
+            ]
+        );
+        assert!(
+            violations[2].reason.contains("ceased"),
+            "{}",
+            violations[2].reason
+        );
         assert!(violations[4].reason.contains("U+0007"));
     }
 }

@@ -1,5 +1,12 @@
 //! Intake against the real PostgreSQL and RabbitMQ.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
+
 use std::time::Duration;
 
 use combipat_platform::auth::Role;
@@ -7,7 +14,9 @@ use combipat_proto::common::v1::Motivo;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
 use combipat_proto::intake::v1::{GetRequestRequest, SubmitRequestRequest};
-use combipat_testkit::{TestBus, TestDatabase, TestService, grpc_channel, overrides, token, with_token};
+use combipat_testkit::{
+    TestBus, TestDatabase, TestService, grpc_channel, overrides, token, with_token,
+};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
@@ -27,11 +36,20 @@ async fn start() -> Harness {
     let settings = combipat_intake::load_settings(&overrides(&database, &bus)).unwrap();
     let service = TestService::spawn(combipat_intake::build(settings).await.unwrap());
     let client = IntakeClient::new(grpc_channel(service.grpc_addr).await.unwrap());
-    Harness { bus, database, service, client }
+    Harness {
+        bus,
+        database,
+        service,
+        client,
+    }
 }
 
 fn operator(office: &str) -> String {
-    token(Role::Operatore, &[("patronato", "INCA"), ("patronato_office", office)]).unwrap()
+    token(
+        Role::Operatore,
+        &[("patronato", "INCA"), ("patronato_office", office)],
+    )
+    .unwrap()
 }
 
 fn good_request() -> SubmitRequestRequest {
@@ -47,8 +65,14 @@ fn good_request() -> SubmitRequestRequest {
 
 async fn stored_rows(database: &TestDatabase) -> (i64, i64) {
     let pool = database.connect().await.unwrap();
-    let requests = sqlx::query_scalar("SELECT count(*) FROM requests").fetch_one(&pool).await.unwrap();
-    let outbox = sqlx::query_scalar("SELECT count(*) FROM platform_outbox").fetch_one(&pool).await.unwrap();
+    let requests = sqlx::query_scalar("SELECT count(*) FROM requests")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let outbox = sqlx::query_scalar("SELECT count(*) FROM platform_outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     (requests, outbox)
 }
 
@@ -62,12 +86,17 @@ async fn an_accepted_request_is_stored_and_announced() {
         .await
         .unwrap()
         .into_inner();
-    assert!(response.protocol_number.starts_with("CP-2026-") || response.protocol_number.starts_with("CP-"));
+    assert!(
+        response.protocol_number.starts_with("CP-2026-")
+            || response.protocol_number.starts_with("CP-")
+    );
 
     let event = submitted.next(WAIT).await.unwrap();
     assert_eq!(event.event_type, "request.submitted");
     assert_eq!(event.request_id, response.request_id);
-    let Some(Payload::RequestSubmitted(payload)) = event.payload else { panic!() };
+    let Some(Payload::RequestSubmitted(payload)) = event.payload else {
+        panic!()
+    };
     let summary = payload.request.unwrap();
     assert_eq!(summary.protocol_number, response.protocol_number);
     assert_eq!(summary.filer.unwrap().patronato_office, "INCA-MI-01");
@@ -75,11 +104,22 @@ async fn an_accepted_request_is_stored_and_announced() {
 
     let fetched = harness
         .client
-        .get_request(with_token(GetRequestRequest { request_id: response.request_id.clone() }, &operator("INCA-MI-01")).unwrap())
+        .get_request(
+            with_token(
+                GetRequestRequest {
+                    request_id: response.request_id.clone(),
+                },
+                &operator("INCA-MI-01"),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(fetched.request.unwrap().protocol_number, response.protocol_number);
+    assert_eq!(
+        fetched.request.unwrap().protocol_number,
+        response.protocol_number
+    );
     harness.service.shutdown().await.unwrap();
 }
 
@@ -94,7 +134,11 @@ async fn a_refusal_names_every_bad_field_and_stores_nothing() {
         subject: String::new(),
         body: "ok".into(),
     };
-    let status = harness.client.submit_request(with_token(bad, &operator("INCA-MI-01")).unwrap()).await.unwrap_err();
+    let status = harness
+        .client
+        .submit_request(with_token(bad, &operator("INCA-MI-01")).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let fields: Vec<String> = status
         .get_details_bad_request()
@@ -103,7 +147,16 @@ async fn a_refusal_names_every_bad_field_and_stores_nothing() {
         .into_iter()
         .map(|violation| violation.field)
         .collect();
-    assert_eq!(fields, ["motivo", "codice_fiscale", "comune_residenza", "topic", "subject"]);
+    assert_eq!(
+        fields,
+        [
+            "motivo",
+            "codice_fiscale",
+            "comune_residenza",
+            "topic",
+            "subject"
+        ]
+    );
     assert_eq!(stored_rows(&harness.database).await, (0, 0));
     harness.service.shutdown().await.unwrap();
 }
@@ -111,18 +164,34 @@ async fn a_refusal_names_every_bad_field_and_stores_nothing() {
 #[tokio::test]
 async fn callers_without_a_valid_operator_token_are_refused() {
     let mut harness = start().await;
-    let missing = harness.client.submit_request(good_request()).await.unwrap_err();
+    let missing = harness
+        .client
+        .submit_request(good_request())
+        .await
+        .unwrap_err();
     assert_eq!(missing.code(), Code::Unauthenticated);
 
-    let forged = harness.client.submit_request(with_token(good_request(), "not.a.token").unwrap()).await.unwrap_err();
+    let forged = harness
+        .client
+        .submit_request(with_token(good_request(), "not.a.token").unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(forged.code(), Code::Unauthenticated);
 
     let official = token(Role::Funzionario, &[("inps_office", "SEDE-MI")]).unwrap();
-    let wrong_role = harness.client.submit_request(with_token(good_request(), &official).unwrap()).await.unwrap_err();
+    let wrong_role = harness
+        .client
+        .submit_request(with_token(good_request(), &official).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(wrong_role.code(), Code::PermissionDenied);
 
     let no_office = token(Role::Operatore, &[("patronato", "INCA")]).unwrap();
-    let incomplete = harness.client.submit_request(with_token(good_request(), &no_office).unwrap()).await.unwrap_err();
+    let incomplete = harness
+        .client
+        .submit_request(with_token(good_request(), &no_office).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(incomplete.code(), Code::PermissionDenied);
     assert_eq!(stored_rows(&harness.database).await, (0, 0));
     harness.service.shutdown().await.unwrap();
@@ -139,7 +208,15 @@ async fn another_office_cannot_read_a_request() {
         .into_inner();
     let status = harness
         .client
-        .get_request(with_token(GetRequestRequest { request_id: response.request_id }, &operator("INCA-TO-02")).unwrap())
+        .get_request(
+            with_token(
+                GetRequestRequest {
+                    request_id: response.request_id,
+                },
+                &operator("INCA-TO-02"),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
@@ -149,9 +226,13 @@ async fn another_office_cannot_read_a_request() {
 #[tokio::test]
 async fn health_and_metrics_are_served_on_the_http_port() {
     let harness = start().await;
-    let live = combipat_testkit::http_get(harness.service.http_addr, "/health/livez").await.unwrap();
+    let live = combipat_testkit::http_get(harness.service.http_addr, "/health/livez")
+        .await
+        .unwrap();
     assert!(live.starts_with("HTTP/1.1 200"), "{live}");
-    let ready = combipat_testkit::http_get(harness.service.http_addr, "/health/readyz").await.unwrap();
+    let ready = combipat_testkit::http_get(harness.service.http_addr, "/health/readyz")
+        .await
+        .unwrap();
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     harness.service.shutdown().await.unwrap();
 }

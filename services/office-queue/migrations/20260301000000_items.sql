@@ -12,7 +12,9 @@ CREATE TABLE items (
     status          TEXT NOT NULL DEFAULT 'NEW',
     submitted_at    TIMESTAMPTZ NOT NULL,
     filed_at        TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-    -- Insertion order: the stable cursor for pagination while items keep arriving.
+    -- The ListItems cursor. Writers to one office hold an advisory lock on the office code
+    -- while they insert, so within an office `seq` follows commit order and a page that has
+    -- been read never gains an item before its end.
     seq             BIGSERIAL UNIQUE,
     ruleset_version TEXT NOT NULL,
     rule            TEXT NOT NULL

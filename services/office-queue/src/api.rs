@@ -22,7 +22,11 @@ pub struct OfficeQueueApi {
 fn authorise_office(caller: &Principal, office_code: &str) -> Result<(), ApiError> {
     match caller.role {
         Role::Admin => Ok(()),
-        Role::Funzionario | Role::Responsabile if caller.inps_office.as_deref() == Some(office_code) => Ok(()),
+        Role::Funzionario | Role::Responsabile
+            if caller.inps_office.as_deref() == Some(office_code) =>
+        {
+            Ok(())
+        }
         Role::Funzionario | Role::Responsabile => Err(ApiError::PermissionDenied(format!(
             "you work for office {}, not {office_code}",
             caller.inps_office.as_deref().unwrap_or("(none)")
@@ -84,9 +88,12 @@ fn after_seq(page_token: &str) -> Result<i64, ApiError> {
     if page_token.is_empty() {
         return Ok(0);
     }
-    page_token
-        .parse::<i64>()
-        .map_err(|_| ApiError::InvalidArgument(vec![Violation::new("page_token", "is not a token this service issued")]))
+    page_token.parse::<i64>().map_err(|_| {
+        ApiError::InvalidArgument(vec![Violation::new(
+            "page_token",
+            "is not a token this service issued",
+        )])
+    })
 }
 
 #[tonic::async_trait]
@@ -98,7 +105,11 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let request = request.into_inner();
         if request.office_code.trim().is_empty() {
-            return Err(ApiError::InvalidArgument(vec![Violation::new("office_code", "must not be empty")]).into());
+            return Err(ApiError::InvalidArgument(vec![Violation::new(
+                "office_code",
+                "must not be empty",
+            )])
+            .into());
         }
         authorise_office(&caller, &request.office_code)?;
         let limit = page_size(request.page_size)?;
@@ -117,7 +128,10 @@ impl OfficeQueue for OfficeQueueApi {
         .map_err(ApiError::from)?;
 
         let more = rows.len() as i64 > limit;
-        let rows: Vec<ItemRow> = rows.into_iter().take(usize::try_from(limit).unwrap_or(0)).collect();
+        let rows: Vec<ItemRow> = rows
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(0))
+            .collect();
         let next_page_token = match (more, rows.last()) {
             (true, Some(last)) => last.seq.to_string(),
             _ => String::new(),

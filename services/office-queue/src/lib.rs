@@ -42,9 +42,23 @@ pub fn load_settings(overrides: &[(String, String)]) -> anyhow::Result<Settings>
 
 pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
     let mut context = ServiceContext::start(SERVICE_NAME, settings.platform, &MIGRATIONS).await?;
-    context.add_consumer(QUEUE, Arc::new(consumer::RoutedHandler { pool: context.pool.clone() }));
-    let api = OfficeQueueServer::with_interceptor(api::OfficeQueueApi { pool: context.pool.clone() }, context.auth_interceptor());
+    context.add_consumer(
+        QUEUE,
+        Arc::new(consumer::RoutedHandler {
+            pool: context.pool.clone(),
+        }),
+    );
+    let api = OfficeQueueServer::with_interceptor(
+        api::OfficeQueueApi {
+            pool: context.pool.clone(),
+        },
+        context.auth_interceptor(),
+    );
     context
-        .bind(Routes::new(api), vec!["combipat.officequeue.v1.OfficeQueue"], axum::Router::new())
+        .bind(
+            Routes::new(api),
+            vec!["combipat.officequeue.v1.OfficeQueue"],
+            axum::Router::new(),
+        )
         .await
 }

@@ -1,5 +1,12 @@
 //! Office-queue against the real PostgreSQL and RabbitMQ.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
+
 use std::time::Duration;
 
 use combipat_platform::auth::Role;
@@ -10,7 +17,9 @@ use combipat_proto::events::v1::RequestRouted;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::officequeue::v1::ListItemsRequest;
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
-use combipat_testkit::{TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, token, with_token};
+use combipat_testkit::{
+    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, token, with_token,
+};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -30,12 +39,21 @@ async fn start() -> Harness {
     let probe = bus.clone();
     eventually(WAIT, || {
         let probe = probe.clone();
-        async move { Ok(probe.queue_depth(combipat_office_queue::QUEUE.name).await.ok()) }
+        async move {
+            Ok(probe
+                .queue_depth(combipat_office_queue::QUEUE.name)
+                .await
+                .ok())
+        }
     })
     .await
     .unwrap();
     let client = OfficeQueueClient::new(grpc_channel(service.grpc_addr).await.unwrap());
-    Harness { bus, service, client }
+    Harness {
+        bus,
+        service,
+        client,
+    }
 }
 
 fn routed(office: &str, protocol_number: &str) -> combipat_proto::events::v1::Envelope {
@@ -52,11 +70,21 @@ fn routed(office: &str, protocol_number: &str) -> combipat_proto::events::v1::En
                 comune_residenza: "F205".into(),
                 topic: "assegno_unico".into(),
                 subject: "Pagamento".into(),
-                filer: Some(Filer { patronato: "ACLI".into(), patronato_office: "ACLI-MI-1".into(), operator_id: "op".into() }),
+                filer: Some(Filer {
+                    patronato: "ACLI".into(),
+                    patronato_office: "ACLI-MI-1".into(),
+                    operator_id: "op".into(),
+                }),
                 submitted_at: Some(timestamp_now()),
                 attachments: vec![],
             }),
-            office: Some(OfficeRef { code: office.into(), name: "Sede".into(), kind: "sede_provinciale".into(), region_code: "03".into(), province_code: "MI".into() }),
+            office: Some(OfficeRef {
+                code: office.into(),
+                name: "Sede".into(),
+                kind: "sede_provinciale".into(),
+                region_code: "03".into(),
+                province_code: "MI".into(),
+            }),
             ruleset_version: "builtin-1".into(),
             rule: "province:MI".into(),
         }),
@@ -67,9 +95,24 @@ fn official(office: &str) -> String {
     token(Role::Funzionario, &[("inps_office", office)]).unwrap()
 }
 
-async fn list(client: &mut OfficeQueueClient<Channel>, office: &str, page_size: u32, page_token: &str) -> combipat_proto::officequeue::v1::ListItemsResponse {
+async fn list(
+    client: &mut OfficeQueueClient<Channel>,
+    office: &str,
+    page_size: u32,
+    page_token: &str,
+) -> combipat_proto::officequeue::v1::ListItemsResponse {
     client
-        .list_items(with_token(ListItemsRequest { office_code: office.into(), page_size, page_token: page_token.into() }, &official(office)).unwrap())
+        .list_items(
+            with_token(
+                ListItemsRequest {
+                    office_code: office.into(),
+                    page_size,
+                    page_token: page_token.into(),
+                },
+                &official(office),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap()
         .into_inner()
@@ -97,12 +140,27 @@ async fn a_routed_request_is_filed_once_in_its_office_queue() {
     assert_eq!(items[0].patronato, "ACLI");
     let service = &harness.service;
     eventually(WAIT, || async move {
-        Ok(service.metrics().await?.contains("combipat_inbox_duplicates_total{consumer=\"office-queue\"} 1").then_some(()))
+        Ok(service
+            .metrics()
+            .await?
+            .contains("combipat_inbox_duplicates_total{consumer=\"office-queue\"} 1")
+            .then_some(()))
     })
     .await
     .unwrap();
-    assert_eq!(list(&mut harness.client, "SEDE-MI", 0, "").await.items.len(), 1);
-    assert!(list(&mut harness.client, "SEDE-TO", 0, "").await.items.is_empty());
+    assert_eq!(
+        list(&mut harness.client, "SEDE-MI", 0, "")
+            .await
+            .items
+            .len(),
+        1
+    );
+    assert!(
+        list(&mut harness.client, "SEDE-TO", 0, "")
+            .await
+            .items
+            .is_empty()
+    );
     harness.service.shutdown().await.unwrap();
 }
 
@@ -110,7 +168,11 @@ async fn a_routed_request_is_filed_once_in_its_office_queue() {
 async fn pages_neither_skip_nor_repeat_while_items_arrive() {
     let mut harness = start().await;
     for n in 0..5 {
-        harness.bus.publish_envelope(&routed("SEDE-RM", &format!("CP-2026-{n:08}"))).await.unwrap();
+        harness
+            .bus
+            .publish_envelope(&routed("SEDE-RM", &format!("CP-2026-{n:08}")))
+            .await
+            .unwrap();
     }
     let client = harness.client.clone();
     eventually(WAIT, || {
@@ -123,8 +185,16 @@ async fn pages_neither_skip_nor_repeat_while_items_arrive() {
     let first = list(&mut harness.client, "SEDE-RM", 2, "").await;
     assert_eq!(first.items.len(), 2);
     // A new item arrives between pages: it lands after the cursor, not before.
-    harness.bus.publish_envelope(&routed("SEDE-RM", "CP-2026-00000099")).await.unwrap();
-    let mut seen: Vec<String> = first.items.iter().map(|item| item.protocol_number.clone()).collect();
+    harness
+        .bus
+        .publish_envelope(&routed("SEDE-RM", "CP-2026-00000099"))
+        .await
+        .unwrap();
+    let mut seen: Vec<String> = first
+        .items
+        .iter()
+        .map(|item| item.protocol_number.clone())
+        .collect();
     let mut token = first.next_page_token;
     let deadline = tokio::time::Instant::now() + WAIT;
     while seen.len() < 6 && tokio::time::Instant::now() < deadline {
@@ -132,7 +202,11 @@ async fn pages_neither_skip_nor_repeat_while_items_arrive() {
             tokio::time::sleep(Duration::from_millis(50)).await;
             token = String::new();
             let all = list(&mut harness.client, "SEDE-RM", 200, "").await;
-            seen = all.items.iter().map(|item| item.protocol_number.clone()).collect();
+            seen = all
+                .items
+                .iter()
+                .map(|item| item.protocol_number.clone())
+                .collect();
             continue;
         }
         let page = list(&mut harness.client, "SEDE-RM", 2, &token).await;
@@ -152,18 +226,47 @@ async fn only_the_office_itself_reads_its_queue() {
     let mut harness = start().await;
     let other_office = harness
         .client
-        .list_items(with_token(ListItemsRequest { office_code: "SEDE-MI".into(), ..Default::default() }, &official("SEDE-TO")).unwrap())
+        .list_items(
+            with_token(
+                ListItemsRequest {
+                    office_code: "SEDE-MI".into(),
+                    ..Default::default()
+                },
+                &official("SEDE-TO"),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap_err();
     assert_eq!(other_office.code(), Code::PermissionDenied);
-    let operator = token(Role::Operatore, &[("patronato", "INCA"), ("patronato_office", "X")]).unwrap();
+    let operator = token(
+        Role::Operatore,
+        &[("patronato", "INCA"), ("patronato_office", "X")],
+    )
+    .unwrap();
     let wrong_role = harness
         .client
-        .list_items(with_token(ListItemsRequest { office_code: "SEDE-MI".into(), ..Default::default() }, &operator).unwrap())
+        .list_items(
+            with_token(
+                ListItemsRequest {
+                    office_code: "SEDE-MI".into(),
+                    ..Default::default()
+                },
+                &operator,
+            )
+            .unwrap(),
+        )
         .await
         .unwrap_err();
     assert_eq!(wrong_role.code(), Code::PermissionDenied);
-    let anonymous = harness.client.list_items(ListItemsRequest { office_code: "SEDE-MI".into(), ..Default::default() }).await.unwrap_err();
+    let anonymous = harness
+        .client
+        .list_items(ListItemsRequest {
+            office_code: "SEDE-MI".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
     harness.service.shutdown().await.unwrap();
 }

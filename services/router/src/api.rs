@@ -29,12 +29,16 @@ impl Router for RouterApi {
                 ruleset_version: RULESET_VERSION.to_owned(),
                 rule: decision.rule,
             })),
-            Err(Unroutable::Residence(reason)) => Err(ApiError::InvalidArgument(vec![Violation::new(
-                "comune_residenza",
-                reason.to_string(),
-            )])
-            .into()),
-            Err(reason @ Unroutable::Abroad { .. }) => Err(ApiError::NotFound(reason.to_string()).into()),
+            Err(Unroutable::Residence(reason)) => {
+                Err(ApiError::InvalidArgument(vec![Violation::new(
+                    "comune_residenza",
+                    reason.to_string(),
+                )])
+                .into())
+            }
+            Err(reason @ Unroutable::Abroad { .. }) => {
+                Err(ApiError::NotFound(reason.to_string()).into())
+            }
         }
     }
 }

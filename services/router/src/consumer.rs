@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use combipat_domain::Territory;
+use combipat_platform::inbox;
 use combipat_platform::messaging::{EventHandler, HandleError, QueueSpec, new_envelope};
 use combipat_platform::outbox::{self, OutboxWaker};
-use combipat_platform::inbox;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::events::v1::{Envelope, RequestRouted, RequestUnroutable};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::decision::{RULESET_VERSION, decide};
 use crate::SERVICE_NAME;
+use crate::decision::{RULESET_VERSION, decide};
 
 pub const QUEUE: QueueSpec = QueueSpec {
     name: "router.requests",
@@ -44,9 +44,9 @@ impl EventHandler for SubmittedHandler {
                 envelope.event_type
             )));
         };
-        let request = submitted
-            .request
-            .ok_or_else(|| HandleError::Permanent(anyhow::anyhow!("request.submitted without its request")))?;
+        let request = submitted.request.ok_or_else(|| {
+            HandleError::Permanent(anyhow::anyhow!("request.submitted without its request"))
+        })?;
         let event_id = Uuid::parse_str(&envelope.event_id)
             .map_err(|error| HandleError::Permanent(anyhow::anyhow!("event id: {error}")))?;
         let request_id = Uuid::parse_str(&request.request_id)
@@ -110,7 +110,11 @@ impl EventHandler for SubmittedHandler {
         .map_err(HandleError::Transient)?;
 
         if stored {
-            let outcome = if office_code.is_some() { "routed" } else { "unroutable" };
+            let outcome = if office_code.is_some() {
+                "routed"
+            } else {
+                "unroutable"
+            };
             metrics::counter!(METRIC_DECISIONS, "outcome" => outcome).increment(1);
             self.outbox.wake();
         }

@@ -46,7 +46,11 @@ mod tests {
 
     fn territory() -> Territory {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        Territory::load(&dir.join("ANPR_archivio_comuni.csv"), &dir.join("ANPR_stati_esteri.csv")).unwrap()
+        Territory::load(
+            &dir.join("ANPR_archivio_comuni.csv"),
+            &dir.join("ANPR_stati_esteri.csv"),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -62,7 +66,13 @@ mod tests {
     #[test]
     fn ceased_and_foreign_residences_are_unroutable_for_now() {
         let territory = territory();
-        assert!(matches!(decide(&territory, "A003"), Err(Unroutable::Residence(ResidenceError::Ceased { .. }))));
-        assert!(matches!(decide(&territory, "Z133"), Err(Unroutable::Abroad { .. })));
+        assert!(matches!(
+            decide(&territory, "A003"),
+            Err(Unroutable::Residence(ResidenceError::Ceased { .. }))
+        ));
+        assert!(matches!(
+            decide(&territory, "Z133"),
+            Err(Unroutable::Abroad { .. })
+        ));
     }
 }

@@ -43,7 +43,13 @@ pub fn load_settings(overrides: &[(String, String)]) -> anyhow::Result<Settings>
 }
 
 pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
-    let territory = Arc::new(settings.service.territory.load().context("cannot load the ANPR territory (territory.*)")?);
+    let territory = Arc::new(
+        settings
+            .service
+            .territory
+            .load()
+            .context("cannot load the ANPR territory (territory.*)")?,
+    );
     let mut context = ServiceContext::start(SERVICE_NAME, settings.platform, &MIGRATIONS).await?;
     context.add_consumer(
         QUEUE,
@@ -54,9 +60,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
         }),
     );
     context.declare_queue(UNROUTABLE_QUEUE);
-    let api = RouterServer::with_interceptor(api::RouterApi { territory }, context.auth_interceptor());
+    let api =
+        RouterServer::with_interceptor(api::RouterApi { territory }, context.auth_interceptor());
     let routes = Routes::new(api);
     context
-        .bind(routes, vec!["combipat.router.v1.Router"], axum::Router::new())
+        .bind(
+            routes,
+            vec!["combipat.router.v1.Router"],
+            axum::Router::new(),
+        )
         .await
 }

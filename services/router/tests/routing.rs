@@ -1,6 +1,13 @@
 //! Router against the real PostgreSQL and RabbitMQ: routing, redelivery, poison events,
 //! unroutable requests.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
+
 use std::time::Duration;
 
 use combipat_platform::messaging::new_envelope;
@@ -31,7 +38,11 @@ async fn start() -> Harness {
     })
     .await
     .unwrap();
-    Harness { bus, database, service }
+    Harness {
+        bus,
+        database,
+        service,
+    }
 }
 
 fn submitted(comune: &str) -> Envelope {
@@ -62,10 +73,12 @@ fn submitted(comune: &str) -> Envelope {
 
 async fn decisions(database: &TestDatabase) -> Vec<(String, Option<String>, String)> {
     let pool = database.connect().await.unwrap();
-    sqlx::query_as("SELECT request_id::text, office_code, rule FROM routing_decisions ORDER BY decided_at")
-        .fetch_all(&pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT request_id::text, office_code, rule FROM routing_decisions ORDER BY decided_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
 }
 
 fn metric(text: &str, name_and_labels: &str) -> f64 {
@@ -86,15 +99,27 @@ async fn a_submitted_request_is_routed_to_the_sede_of_its_province() {
     let out = routed.next(WAIT).await.unwrap();
     assert_eq!(out.request_id, event.request_id);
     assert_eq!(out.producer, "router");
-    let Some(Payload::RequestRouted(routed_payload)) = out.payload else { panic!("{out:?}") };
+    let Some(Payload::RequestRouted(routed_payload)) = out.payload else {
+        panic!("{out:?}")
+    };
     let office = routed_payload.office.unwrap();
     assert_eq!(office.code, "SEDE-MI");
     assert_eq!(office.region_code, "03");
     assert_eq!(routed_payload.rule, "province:MI");
-    assert_eq!(routed_payload.request.unwrap().protocol_number, "CP-2026-00000001");
+    assert_eq!(
+        routed_payload.request.unwrap().protocol_number,
+        "CP-2026-00000001"
+    );
 
     let stored = decisions(&harness.database).await;
-    assert_eq!(stored, vec![(event.request_id.clone(), Some("SEDE-MI".into()), "province:MI".into())]);
+    assert_eq!(
+        stored,
+        vec![(
+            event.request_id.clone(),
+            Some("SEDE-MI".into()),
+            "province:MI".into()
+        )]
+    );
     harness.service.shutdown().await.unwrap();
 }
 
@@ -111,11 +136,22 @@ async fn a_redelivered_event_has_exactly_one_effect() {
     let service = &harness.service;
     eventually(WAIT, || async move {
         let text = service.metrics().await?;
-        Ok((metric(&text, "combipat_inbox_duplicates_total{consumer=\"router\"}") >= 1.0).then_some(()))
+        Ok((metric(
+            &text,
+            "combipat_inbox_duplicates_total{consumer=\"router\"}",
+        ) >= 1.0)
+            .then_some(()))
     })
     .await
     .unwrap();
-    assert!(routed.try_next(Duration::from_millis(500)).await.unwrap().is_none(), "a second request.routed was published");
+    assert!(
+        routed
+            .try_next(Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_none(),
+        "a second request.routed was published"
+    );
     assert_eq!(decisions(&harness.database).await.len(), 1);
     harness.service.shutdown().await.unwrap();
 }
@@ -124,7 +160,11 @@ async fn a_redelivered_event_has_exactly_one_effect() {
 async fn a_poison_event_is_dead_lettered_and_does_not_stall_the_queue() {
     let harness = start().await;
     let mut routed = harness.bus.observe("request.routed").await.unwrap();
-    harness.bus.publish("request.submitted", "poison-1", b"\xff\xfe not protobuf").await.unwrap();
+    harness
+        .bus
+        .publish("request.submitted", "poison-1", b"\xff\xfe not protobuf")
+        .await
+        .unwrap();
     let good = submitted("H501"); // Roma
     harness.bus.publish_envelope(&good).await.unwrap();
 
@@ -154,9 +194,14 @@ async fn a_request_no_rule_covers_is_kept_and_announced() {
     harness.bus.publish_envelope(&event).await.unwrap();
 
     let out = unroutable.next(WAIT).await.unwrap();
-    let Some(Payload::RequestUnroutable(payload)) = out.payload else { panic!("{out:?}") };
+    let Some(Payload::RequestUnroutable(payload)) = out.payload else {
+        panic!("{out:?}")
+    };
     assert!(payload.reason.contains("SVIZZERA"), "{}", payload.reason);
-    assert_eq!(decisions(&harness.database).await, vec![(event.request_id.clone(), None, "none".into())]);
+    assert_eq!(
+        decisions(&harness.database).await,
+        vec![(event.request_id.clone(), None, "none".into())]
+    );
     let bus = harness.bus.clone();
     eventually(WAIT, || {
         let bus = bus.clone();
@@ -172,8 +217,15 @@ async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
     let harness = start().await;
     // Every attempt now fails with a database error: a transient failure that never clears.
     let pool = harness.database.connect().await.unwrap();
-    sqlx::query("ALTER TABLE routing_decisions RENAME TO routing_decisions_away").execute(&pool).await.unwrap();
-    harness.bus.publish_envelope(&submitted("F205")).await.unwrap();
+    sqlx::query("ALTER TABLE routing_decisions RENAME TO routing_decisions_away")
+        .execute(&pool)
+        .await
+        .unwrap();
+    harness
+        .bus
+        .publish_envelope(&submitted("F205"))
+        .await
+        .unwrap();
 
     let bus = harness.bus.clone();
     eventually(WAIT, || {
@@ -185,9 +237,30 @@ async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
     let text = harness.service.metrics().await.unwrap();
     let queue = format!("{}router.requests", harness.bus.queue_prefix);
     // Two retry delays configured by the test settings: two retries, then the dead letter.
-    assert_eq!(metric(&text, &format!("combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"retried\"}}")), 2.0, "{text}");
-    assert_eq!(metric(&text, &format!("combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"dead_lettered\"}}")), 1.0);
-    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM platform_outbox").fetch_one(&pool).await.unwrap();
-    assert_eq!(outbox, 0, "a failed event must not leave a routed event behind");
+    assert_eq!(
+        metric(
+            &text,
+            &format!("combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"retried\"}}")
+        ),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!(
+                "combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"dead_lettered\"}}"
+            )
+        ),
+        1.0
+    );
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM platform_outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        outbox, 0,
+        "a failed event must not leave a routed event behind"
+    );
     harness.service.shutdown().await.unwrap();
 }

@@ -22,7 +22,9 @@ fn main() -> ExitCode {
             #[allow(clippy::print_stderr, reason = "a command-line tool's error")]
             {
                 eprintln!("combipat-token: {error:#}");
-                eprintln!("usage: combipat-token ROLE [sub=..] [patronato=..] [patronato_office=..] [inps_office=..] [hours=..]");
+                eprintln!(
+                    "usage: combipat-token ROLE [sub=..] [patronato=..] [patronato_office=..] [inps_office=..] [hours=..]"
+                );
             }
             ExitCode::from(2)
         }
@@ -44,7 +46,9 @@ fn run() -> anyhow::Result<String> {
     };
     let mut hours = 12i64;
     for arg in args {
-        let (key, value) = arg.split_once('=').with_context(|| format!("`{arg}` is not claim=value"))?;
+        let (key, value) = arg
+            .split_once('=')
+            .with_context(|| format!("`{arg}` is not claim=value"))?;
         let value = value.to_owned();
         match key {
             "sub" => claims.sub = value,
@@ -56,7 +60,9 @@ fn run() -> anyhow::Result<String> {
         }
     }
     claims.exp = chrono::Utc::now().timestamp() + hours * 3600;
-    let path = std::env::var("COMBIPAT_DEV_PRIVATE_KEY").unwrap_or_else(|_| "dev/keys/dev-jwt-private.pem".to_owned());
-    let pem = std::fs::read(&path).with_context(|| format!("cannot read the development key {path}"))?;
+    let path = std::env::var("COMBIPAT_DEV_PRIVATE_KEY")
+        .unwrap_or_else(|_| "dev/keys/dev-jwt-private.pem".to_owned());
+    let pem =
+        std::fs::read(&path).with_context(|| format!("cannot read the development key {path}"))?;
     sign(&claims, &pem)
 }

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use combipat_proto::events::v1::Envelope;
 use futures::{FutureExt as _, StreamExt as _};
+use lapin::Channel;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::Channel;
 use prost::Message as _;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +25,10 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use super::topology::{QueueNames, declare_exchange, declare_queue};
-use super::{ATTEMPT_HEADER, Broker, ERROR_HEADER, OutgoingMessage, QueueSpec, SOURCE_QUEUE_HEADER, publish_confirmed};
+use super::{
+    ATTEMPT_HEADER, Broker, ERROR_HEADER, OutgoingMessage, QueueSpec, SOURCE_QUEUE_HEADER,
+    publish_confirmed,
+};
 use crate::metrics as m;
 use crate::propagation::{carrier_from_amqp, set_parent_from_carrier};
 
@@ -66,7 +69,11 @@ pub async fn run_consumer<H: EventHandler>(
             Ok(()) => return,
             Err(error) => {
                 metrics::counter!(m::AMQP_RECONNECTS, "task" => spec.name).increment(1);
-                tracing::warn!(queue = spec.name, error = format!("{error:#}"), "consumer lost its connection; reconnecting");
+                tracing::warn!(
+                    queue = spec.name,
+                    error = format!("{error:#}"),
+                    "consumer lost its connection; reconnecting"
+                );
                 tokio::select! {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(broker.settings().reconnect_delay()) => {}
@@ -89,16 +96,31 @@ async fn consume<H: EventHandler>(
     stop: &CancellationToken,
     deadline: Duration,
 ) -> anyhow::Result<()> {
-    let connection = broker.connect(spec.name).await.context("cannot connect to the broker")?;
+    let connection = broker
+        .connect(spec.name)
+        .await
+        .context("cannot connect to the broker")?;
     let channel = connection.create_channel().await?;
-    declare_exchange(&channel, broker).await.context("cannot declare the exchange")?;
-    let names = declare_queue(&channel, broker, spec).await.context("cannot declare the queues")?;
+    declare_exchange(&channel, broker)
+        .await
+        .context("cannot declare the exchange")?;
+    let names = declare_queue(&channel, broker, spec)
+        .await
+        .context("cannot declare the queues")?;
     let prefetch = broker.settings().prefetch;
-    channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
     let publisher = connection.create_channel().await?;
-    publisher.confirm_select(ConfirmSelectOptions::default()).await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
 
-    let tag = format!("{}-{}", broker.service_name(), uuid::Uuid::new_v4().simple());
+    let tag = format!(
+        "{}-{}",
+        broker.service_name(),
+        uuid::Uuid::new_v4().simple()
+    );
     let mut deliveries = channel
         .basic_consume(
             names.main.as_str().into(),
@@ -136,7 +158,10 @@ async fn consume<H: EventHandler>(
     };
 
     // Stop taking work first, then let what is in hand finish.
-    if let Err(error) = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await {
+    if let Err(error) = channel
+        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+        .await
+    {
         tracing::debug!(error = %error, "consumer cancel failed; the connection is probably gone");
     }
     tasks.close();
@@ -151,7 +176,12 @@ async fn consume<H: EventHandler>(
 
 async fn process<H: EventHandler>(context: &DeliveryContext<H>, delivery: Delivery) {
     let queue = context.names.main.as_str();
-    let message_id = delivery.properties.message_id().as_ref().map(ToString::to_string).unwrap_or_default();
+    let message_id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "process",
         otel.name = format!("process {queue}"),
@@ -165,7 +195,10 @@ async fn process<H: EventHandler>(context: &DeliveryContext<H>, delivery: Delive
         messaging.message.id = %message_id,
         messaging.message.body.size = delivery.data.len(),
     );
-    set_parent_from_carrier(&span, &carrier_from_amqp(delivery.properties.headers().as_ref()));
+    set_parent_from_carrier(
+        &span,
+        &carrier_from_amqp(delivery.properties.headers().as_ref()),
+    );
 
     async {
         let started = Instant::now();
@@ -217,21 +250,35 @@ async fn divert<H>(
     let headers = delivery.properties.headers().clone().unwrap_or_default();
     let attempt = attempts_so_far(&headers) + 1;
     let mut headers = headers;
-    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongLongInt(i64::from(attempt)));
+    headers.insert(
+        ATTEMPT_HEADER.into(),
+        AMQPValue::LongLongInt(i64::from(attempt)),
+    );
 
     let retry = usize::try_from(attempt).ok().and_then(|index| {
         let queue = context.names.retries.get(index.checked_sub(1)?)?;
         Some(queue)
     });
-    let message_id = delivery.properties.message_id().as_ref().map(ToString::to_string).unwrap_or_default();
+    let message_id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let (target, outcome) = match retry {
         Some(queue) if !error.is_permanent() => {
             tracing::warn!(attempt, retry_queue = %queue, error = %error, "event failed; will retry");
             (queue.as_str(), "retried")
         }
         _ => {
-            headers.insert(ERROR_HEADER.into(), AMQPValue::LongString(error.to_string().as_str().into()));
-            headers.insert(SOURCE_QUEUE_HEADER.into(), AMQPValue::LongString(context.names.main.as_str().into()));
+            headers.insert(
+                ERROR_HEADER.into(),
+                AMQPValue::LongString(error.to_string().as_str().into()),
+            );
+            headers.insert(
+                SOURCE_QUEUE_HEADER.into(),
+                AMQPValue::LongString(context.names.main.as_str().into()),
+            );
             tracing::error!(attempt, dead_letter_queue = %context.names.dead_letter, error = %error, "event failed for good; dead-lettered");
             (context.names.dead_letter.as_str(), "dead_lettered")
         }

@@ -21,7 +21,9 @@ pub struct OutgoingMessage<'a> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("the broker returned the message as unroutable: exchange `{exchange}`, routing key `{routing_key}`")]
+    #[error(
+        "the broker returned the message as unroutable: exchange `{exchange}`, routing key `{routing_key}`"
+    )]
     Unroutable {
         exchange: String,
         routing_key: String,

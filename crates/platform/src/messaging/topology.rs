@@ -70,7 +70,10 @@ pub async fn declare_queue(
     // (a consumer that keeps crashing on it); the consumer sends every other failure
     // through the retry queues first.
     let mut main_args = FieldTable::default();
-    main_args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+    main_args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
     main_args.insert(
         "x-dead-letter-routing-key".into(),
         AMQPValue::LongString(names.dead_letter.as_str().into()),
@@ -79,25 +82,51 @@ pub async fn declare_queue(
         "x-delivery-limit".into(),
         AMQPValue::LongUInt(settings.delivery_limit),
     );
+    at_least_once_dead_lettering(&mut main_args);
     declare_quorum(channel, broker, &names.main, main_args).await?;
 
     for (retry, delay_ms) in names.retries.iter().zip(&settings.retry_delays_ms) {
         // A message waits here for the queue's TTL, then the broker sends it back to the
         // main queue. One queue per delay, so a long wait never blocks a short one.
         let mut args = FieldTable::default();
-        args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(saturating_i64(*delay_ms)));
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+        args.insert(
+            "x-message-ttl".into(),
+            AMQPValue::LongLongInt(saturating_i64(*delay_ms)),
+        );
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString("".into()),
+        );
         args.insert(
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(names.main.as_str().into()),
         );
+        at_least_once_dead_lettering(&mut args);
         declare_quorum(channel, broker, retry, args).await?;
     }
 
-    for key in spec.bindings {
+    bind(channel, broker, &names.main, spec.bindings).await?;
+    Ok(names)
+}
+
+/// Declares a queue that keeps events for people or a later consumer, with no consumer of
+/// its own (so no retry or dead-letter queues), bound to its routing keys.
+pub async fn declare_parking_queue(
+    channel: &Channel,
+    broker: &Broker,
+    spec: &QueueSpec,
+) -> lapin::Result<String> {
+    let name = broker.queue_name(spec.name);
+    declare_quorum(channel, broker, &name, FieldTable::default()).await?;
+    bind(channel, broker, &name, spec.bindings).await?;
+    Ok(name)
+}
+
+async fn bind(channel: &Channel, broker: &Broker, queue: &str, keys: &[&str]) -> lapin::Result<()> {
+    for key in keys {
         channel
             .queue_bind(
-                names.main.as_str().into(),
+                queue.into(),
                 broker.exchange().into(),
                 (*key).into(),
                 QueueBindOptions::default(),
@@ -105,7 +134,21 @@ pub async fn declare_queue(
             )
             .await?;
     }
-    Ok(names)
+    Ok(())
+}
+
+/// Quorum queues dead-letter at most once by default: a message moving to a retry queue or
+/// back could be dropped if the target refused it. At-least-once keeps it until the target
+/// confirms (it requires `reject-publish` overflow).
+fn at_least_once_dead_lettering(args: &mut FieldTable) {
+    args.insert(
+        "x-dead-letter-strategy".into(),
+        AMQPValue::LongString("at-least-once".into()),
+    );
+    args.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("reject-publish".into()),
+    );
 }
 
 async fn declare_quorum(
@@ -114,9 +157,15 @@ async fn declare_quorum(
     name: &str,
     mut args: FieldTable,
 ) -> lapin::Result<()> {
-    args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
     if let Some(expires_ms) = broker.settings().queue_expires_ms {
-        args.insert("x-expires".into(), AMQPValue::LongLongInt(saturating_i64(expires_ms)));
+        args.insert(
+            "x-expires".into(),
+            AMQPValue::LongLongInt(saturating_i64(expires_ms)),
+        );
     }
     channel
         .queue_declare(

@@ -1,0 +1,219 @@
+//! One request through intake -> router -> office-queue, as separate processes over the
+//! real PostgreSQL and RabbitMQ.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use combipat_e2e::{OtlpSink, System};
+use combipat_platform::auth::Role;
+use combipat_proto::common::v1::Motivo;
+use combipat_proto::intake::v1::SubmitRequestRequest;
+use combipat_proto::intake::v1::intake_client::IntakeClient;
+use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
+use combipat_proto::officequeue::v1::{Item, ListItemsRequest};
+use combipat_testkit::{eventually, grpc_channel, token, with_token};
+use nix::sys::signal::Signal;
+use tonic::transport::Channel;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn request(comune: &str, subject: &str) -> SubmitRequestRequest {
+    SubmitRequestRequest {
+        motivo: Motivo::RichiestaGenerica as i32,
+        codice_fiscale: "RSSMRA85T10A562S".into(),
+        comune_residenza: comune.into(),
+        topic: "pensioni".into(),
+        subject: subject.into(),
+        body: "Il cittadino chiede lo stato della domanda.".into(),
+    }
+}
+
+fn operator() -> String {
+    token(
+        Role::Operatore,
+        &[("patronato", "INCA"), ("patronato_office", "INCA-MI-01")],
+    )
+    .unwrap()
+}
+
+async fn all_items(client: &mut OfficeQueueClient<Channel>, office: &str) -> Vec<Item> {
+    let official = token(Role::Funzionario, &[("inps_office", office)]).unwrap();
+    let mut items = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_items(
+                with_token(
+                    ListItemsRequest {
+                        office_code: office.into(),
+                        page_size: 200,
+                        page_token: page_token.clone(),
+                    },
+                    &official,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap()
+            .into_inner();
+        items.extend(page.items);
+        if page.next_page_token.is_empty() {
+            return items;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+#[tokio::test]
+async fn a_request_reaches_the_office_queue_in_one_trace() {
+    let sink = OtlpSink::start().await.unwrap();
+    let mut system = System::start(Some(sink.addr)).await.unwrap();
+    let mut intake = IntakeClient::new(grpc_channel(system.intake.grpc_addr).await.unwrap());
+    let mut queue =
+        OfficeQueueClient::new(grpc_channel(system.office_queue.grpc_addr).await.unwrap());
+
+    let submitted = intake
+        .submit_request(with_token(request("F205", "Domanda di pensione"), &operator()).unwrap())
+        .await
+        .unwrap()
+        .into_inner();
+
+    let client = queue.clone();
+    let item = eventually(WAIT, || {
+        let mut client = client.clone();
+        let request_id = submitted.request_id.clone();
+        async move {
+            Ok(all_items(&mut client, "SEDE-MI")
+                .await
+                .into_iter()
+                .find(|item| item.request_id == request_id))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(item.protocol_number, submitted.protocol_number);
+    assert_eq!(all_items(&mut queue, "SEDE-MI").await.len(), 1);
+
+    // Every service's spans for this request share the trace that intake's RPC started.
+    let trace = eventually(WAIT, || {
+        let spans = sink.spans();
+        async move {
+            let Some(root) = spans.iter().find(|span| {
+                span.service == "intake" && span.name.ends_with("Intake/SubmitRequest")
+            }) else {
+                return Ok(None);
+            };
+            let services: HashSet<&str> = spans
+                .iter()
+                .filter(|span| span.trace_id == root.trace_id)
+                .map(|span| span.service.as_str())
+                .collect();
+            Ok((services.len() == 3).then(|| {
+                (
+                    services.into_iter().map(str::to_owned).collect::<Vec<_>>(),
+                    spans.clone(),
+                )
+            }))
+        }
+    })
+    .await;
+    let (mut services, _spans) =
+        trace.unwrap_or_else(|error| panic!("{error}: received {:#?}", sink.spans()));
+    services.sort();
+    assert_eq!(services, ["intake", "office-queue", "router"]);
+
+    for service in [
+        &mut system.intake,
+        &mut system.router,
+        &mut system.office_queue,
+    ] {
+        assert_eq!(
+            service.stop(Signal::SIGTERM).await.unwrap(),
+            Some(0),
+            "{} did not stop cleanly: {}",
+            service.name,
+            service.log_tail()
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
+    let mut system = System::start(None).await.unwrap();
+    let mut intake = IntakeClient::new(grpc_channel(system.intake.grpc_addr).await.unwrap());
+    let mut queue =
+        OfficeQueueClient::new(grpc_channel(system.office_queue.grpc_addr).await.unwrap());
+    let token = operator();
+    let mut accepted = HashSet::new();
+
+    // Half the requests, then the router is stopped while it is still working through them.
+    for n in 0..20 {
+        let response = intake
+            .submit_request(with_token(request("L219", &format!("Richiesta {n}")), &token).unwrap())
+            .await
+            .unwrap();
+        accepted.insert(response.into_inner().request_id);
+    }
+    assert_eq!(
+        system.router.stop(Signal::SIGTERM).await.unwrap(),
+        Some(0),
+        "{}",
+        system.router.log_tail()
+    );
+
+    // The other half while the router is down; then intake is stopped right after the last
+    // acceptance, so its outbox must be flushed (or kept) by the shutdown.
+    for n in 20..40 {
+        let response = intake
+            .submit_request(with_token(request("L219", &format!("Richiesta {n}")), &token).unwrap())
+            .await
+            .unwrap();
+        accepted.insert(response.into_inner().request_id);
+    }
+    assert_eq!(
+        system.intake.stop(Signal::SIGTERM).await.unwrap(),
+        Some(0),
+        "{}",
+        system.intake.log_tail()
+    );
+    system.router.start().await.unwrap();
+    system.intake.start().await.unwrap();
+
+    let client = queue.clone();
+    let expected = accepted.len();
+    let filed = eventually(WAIT, || {
+        let mut client = client.clone();
+        async move {
+            let items = all_items(&mut client, "SEDE-TO").await;
+            Ok((items.len() >= expected).then_some(items))
+        }
+    })
+    .await
+    .unwrap_or_else(|error| panic!("{error}: filed {} of {expected}", 0));
+    let filed_ids: HashSet<String> = filed.iter().map(|item| item.request_id.clone()).collect();
+    assert_eq!(filed.len(), filed_ids.len(), "an item was filed twice");
+    assert_eq!(filed_ids, accepted, "lost or unexpected requests");
+    // Nothing more arrives later (a late duplicate would show here).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(all_items(&mut queue, "SEDE-TO").await.len(), expected);
+
+    for service in [
+        &mut system.intake,
+        &mut system.router,
+        &mut system.office_queue,
+    ] {
+        assert_eq!(
+            service.stop(Signal::SIGTERM).await.unwrap(),
+            Some(0),
+            "{}",
+            service.log_tail()
+        );
+    }
+}
