@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Drops the databases earlier test runs left behind (each test creates its own).
+# Drops the databases earlier test runs left behind (each test creates its own, named
+# combipat_t_<unix seconds>_<random>). Only those older than an hour: a test run going on
+# beside this one keeps its databases.
 set -euo pipefail
 url=${COMBIPAT_TEST_ADMIN_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-psql "$url" -qtA -c "SELECT datname FROM pg_database WHERE datname LIKE 'combipat_t_%'" |
+cutoff=$(( $(date +%s) - 3600 ))
+psql "$url" -qtA -c "SELECT datname FROM pg_database WHERE datname LIKE 'combipat\_t\_%'" |
   while read -r database; do
-    [ -n "$database" ] && psql "$url" -q -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null
+    created=$(cut -d_ -f3 <<<"$database")
+    if [[ "$created" =~ ^[0-9]+$ ]] && (( created > cutoff )); then continue; fi
+    psql "$url" -q -c "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null
   done

@@ -196,7 +196,9 @@ async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
         }
     })
     .await
-    .unwrap_or_else(|error| panic!("{error}: filed {} of {expected}", 0));
+    .unwrap_or_else(|error| {
+        panic!("{error}: not every accepted request was filed ({expected} accepted)")
+    });
     let filed_ids: HashSet<String> = filed.iter().map(|item| item.request_id.clone()).collect();
     assert_eq!(filed.len(), filed_ids.len(), "an item was filed twice");
     assert_eq!(filed_ids, accepted, "lost or unexpected requests");

@@ -1,7 +1,7 @@
 //! Assembling and running a service: settings -> pool -> migrations -> servers, consumers
 //! and the outbox relay -> one ordered shutdown.
 //!
-//! Shutdown order (each stage bounded by `shutdown.deadline_ms`): readiness and gRPC health
+//! Shutdown order (all of it within `shutdown.deadline_ms` after the drain delay): readiness and gRPC health
 //! go NOT_SERVING, then `shutdown.drain_delay_ms` passes; consumers stop taking deliveries and finish those in hand while the gRPC
 //! server finishes in-flight calls; the outbox relay publishes what is left; the HTTP port
 //! closes last so that `/metrics` stays readable until the end.
@@ -25,6 +25,8 @@ use crate::messaging::{
 use crate::outbox::{OutboxWaker, run_relay};
 use crate::settings::PlatformSettings;
 
+/// A background task (consumer, queue declaration, key refresh) started with the service
+/// and stopped with the consumers.
 type ConsumerStarter = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
 
 /// What a service's `build` gets to assemble itself with.
@@ -46,13 +48,13 @@ impl ServiceContext {
         settings: PlatformSettings,
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
-        let authenticator = Authenticator::from_settings(&settings.auth)?;
+        let authenticator = Authenticator::from_settings(&settings.auth).await?;
         let pool = crate::db::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
             crate::db::migrate(&pool, migrations).await?;
         }
         let broker = Broker::new(name, settings.amqp.clone());
-        Ok(Self {
+        let mut context = Self {
             name,
             settings,
             pool,
@@ -60,7 +62,17 @@ impl ServiceContext {
             outbox: OutboxWaker::default(),
             authenticator,
             consumers: Vec::new(),
-        })
+        };
+        if !context.settings.auth.jwks_url.is_empty() {
+            let authenticator = context.authenticator.clone();
+            let url = context.settings.auth.jwks_url.clone();
+            let interval =
+                std::time::Duration::from_secs(context.settings.auth.jwks_refresh_secs.max(1));
+            context.consumers.push(Box::new(move |stop| {
+                Box::pin(authenticator.refresh_jwks(url, interval, stop))
+            }));
+        }
+        Ok(context)
     }
 
     /// Wrap each gRPC service with this so that its calls carry a verified [`crate::auth::Principal`].
@@ -83,7 +95,7 @@ impl ServiceContext {
 
     /// Declares a queue that this service owns but does not consume: it keeps events for
     /// people or a later consumer (e.g. requests no rule covers). Retried until it succeeds.
-    pub fn declare_queue(&mut self, spec: QueueSpec) {
+    pub fn add_parking_queue(&mut self, spec: QueueSpec) {
         let broker = self.broker.clone();
         self.consumers.push(Box::new(move |stop| {
             Box::pin(async move {
@@ -187,7 +199,6 @@ impl RunningService {
             stop,
             ..
         } = self;
-        let deadline = context.settings.shutdown.deadline();
         let name = context.name;
 
         let work = TaskTracker::new();
@@ -216,6 +227,11 @@ impl RunningService {
             result = &mut grpc_task => Some(result),
         };
         tracing::info!(service = name, "shutting down");
+        // One budget for the whole shutdown, so that it ends inside the orchestrator's grace
+        // period (Kubernetes: 30 s by default) whatever stage is slow.
+        let deadline = tokio::time::Instant::now()
+            + context.settings.shutdown.drain_delay()
+            + context.settings.shutdown.deadline();
 
         // 1. Tell load balancers and probes first, and give them a moment to notice.
         readiness.set_accepting(false);
@@ -226,7 +242,10 @@ impl RunningService {
         consumers_stop.cancel();
         servers_stop.cancel();
         work.close();
-        if tokio::time::timeout(deadline, work.wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline, work.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "consumers did not stop within the shutdown deadline; the broker redelivers what they held"
             );
@@ -262,12 +281,12 @@ impl RunningService {
     }
 }
 
-/// Waits up to `deadline` for a task; aborts it when the deadline passes.
+/// Waits until `deadline` for a task; aborts it when the deadline passes.
 async fn finish<T>(
     task: &mut tokio::task::JoinHandle<T>,
-    deadline: std::time::Duration,
+    deadline: tokio::time::Instant,
 ) -> Option<T> {
-    match tokio::time::timeout(deadline, &mut *task).await {
+    match tokio::time::timeout_at(deadline, &mut *task).await {
         Ok(Ok(value)) => Some(value),
         Ok(Err(join_error)) => {
             tracing::error!(error = %join_error, "a service task failed");

@@ -201,7 +201,7 @@ async fn relay_batch(
                 tracing::warn!(event.id = %row.event_id, routing_key = %row.routing_key, error = %refused, "the broker refused an outbox event; it will be retried");
                 sqlx::query(
                     "UPDATE platform_outbox SET attempts = attempts + 1, last_error = $2,
-                            next_attempt_at = now() + least(power(2, attempts), 300) * interval '1 second'
+                            next_attempt_at = now() + least(power(2, least(attempts, 9)), 300) * interval '1 second'
                      WHERE id = $1",
                 )
                 .bind(row.id)

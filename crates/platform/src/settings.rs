@@ -97,6 +97,8 @@ pub struct OutboxSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub public_key_path: String,
+    pub jwks_url: String,
+    pub jwks_refresh_secs: u64,
     pub issuer: String,
     pub audience: String,
 }

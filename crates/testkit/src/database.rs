@@ -6,8 +6,8 @@ use sqlx::{Connection as _, PgConnection};
 const ADMIN_URL_ENV: &str = "COMBIPAT_TEST_ADMIN_DATABASE_URL";
 const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
-/// A database of this test's own, named `combipat_t_<random>`. `just test` drops the ones
-/// earlier runs left.
+/// A database of this test's own, named `combipat_t_<unix seconds>_<random>`. `just test`
+/// drops the ones earlier runs left (older than an hour, so a concurrent run keeps its own).
 #[derive(Debug, Clone)]
 pub struct TestDatabase {
     pub name: String,
@@ -18,7 +18,11 @@ impl TestDatabase {
     pub async fn create() -> anyhow::Result<Self> {
         let admin_url =
             std::env::var(ADMIN_URL_ENV).unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-        let name = format!("combipat_t_{}", uuid::Uuid::new_v4().simple());
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.as_secs())
+            .unwrap_or_default();
+        let name = format!("combipat_t_{created}_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .with_context(|| format!("cannot reach PostgreSQL at {admin_url}; run `just setup`"))?;

@@ -59,7 +59,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
             outbox: context.outbox.clone(),
         }),
     );
-    context.declare_queue(UNROUTABLE_QUEUE);
+    context.add_parking_queue(UNROUTABLE_QUEUE);
     let api =
         RouterServer::with_interceptor(api::RouterApi { territory }, context.auth_interceptor());
     let routes = Routes::new(api);
