@@ -148,6 +148,14 @@ impl Territory {
         Self::from_readers(open(comuni)?, open(states)?)
     }
 
+    /// Reads both files from one folder, under the names ANPR publishes them with.
+    pub fn load_dir(dir: &Path) -> Result<Self, TerritoryError> {
+        Self::load(
+            &dir.join("ANPR_archivio_comuni.csv"),
+            &dir.join("ANPR_stati_esteri.csv"),
+        )
+    }
+
     pub fn from_readers(comuni: impl Read, states: impl Read) -> Result<Self, TerritoryError> {
         let mut territory = Self::default();
         let comuni = without_bom(comuni, COMUNI_FILE)?;
@@ -291,12 +299,7 @@ mod tests {
     }
 
     fn territory() -> Territory {
-        let dir = shared_data();
-        Territory::load(
-            &dir.join("ANPR_archivio_comuni.csv"),
-            &dir.join("ANPR_stati_esteri.csv"),
-        )
-        .unwrap()
+        Territory::load_dir(&shared_data()).unwrap()
     }
 
     #[test]

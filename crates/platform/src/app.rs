@@ -23,10 +23,44 @@ use crate::messaging::{
     Broker, EventHandler, QueueSpec, declare_exchange, declare_parking_queue, run_consumer,
 };
 use crate::outbox::{OutboxWaker, run_relay};
-use crate::settings::PlatformSettings;
+use crate::settings::{PlatformSettings, Settings};
+use serde::de::DeserializeOwned;
 
 /// A background task (consumer, queue declaration, key refresh) started with the service
 /// and stopped with the consumers.
+/// What a service tells the platform: its name, defaults, migrations, and how to assemble
+/// itself once the platform has connected the database and loaded the token keys.
+pub trait ServiceDefinition: 'static {
+    const NAME: &'static str;
+    /// The service's defaults file (TOML), layered over the platform's.
+    const DEFAULTS: &'static str;
+    /// The service's own settings sections (the platform's come with them).
+    type Own: DeserializeOwned + Send + 'static;
+
+    fn migrations() -> &'static Migrator;
+
+    /// Adds the service's consumers and APIs to `context` and binds the ports.
+    fn build(
+        own: Self::Own,
+        context: ServiceContext,
+    ) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
+}
+
+/// The service's settings from every layer, with `overrides` (tests) applied last.
+pub fn load_settings<S: ServiceDefinition>(
+    overrides: &[(String, String)],
+) -> anyhow::Result<Settings<S::Own>> {
+    crate::settings::load(S::DEFAULTS, overrides)
+}
+
+/// Starts the platform part (database, migrations, keys) and lets the service build on it.
+pub async fn start<S: ServiceDefinition>(
+    settings: Settings<S::Own>,
+) -> anyhow::Result<RunningService> {
+    let context = ServiceContext::start(S::NAME, settings.platform, S::migrations()).await?;
+    S::build(settings.service, context).await
+}
+
 type ConsumerStarter = Box<dyn FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send>;
 
 /// What a service's `build` gets to assemble itself with.

@@ -3,25 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use serde::de::DeserializeOwned;
-use sqlx::migrate::Migrator;
 
-use crate::app::RunningService;
+use crate::app::{ServiceDefinition, load_settings, start};
 use crate::settings::Settings;
-
-/// What a service tells the shared `main`.
-pub trait ServiceDefinition: 'static {
-    const NAME: &'static str;
-    /// The service's defaults file (TOML), layered over the platform's.
-    const DEFAULTS: &'static str;
-    /// The service's own settings sections (the platform's come with them).
-    type Own: DeserializeOwned + Send + 'static;
-
-    fn migrations() -> &'static Migrator;
-    fn build(
-        settings: Settings<Self::Own>,
-    ) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
-}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,7 +27,7 @@ enum Command {
 /// The whole of a service's `main`.
 pub fn main<S: ServiceDefinition>() -> ExitCode {
     let cli = Cli::parse();
-    let settings: Settings<S::Own> = match crate::settings::load(S::DEFAULTS, &[]) {
+    let settings: Settings<S::Own> = match load_settings::<S>(&[]) {
         Ok(settings) => settings,
         Err(error) => {
             #[allow(
@@ -95,7 +79,7 @@ pub fn main<S: ServiceDefinition>() -> ExitCode {
 }
 
 async fn serve<S: ServiceDefinition>(settings: Settings<S::Own>) -> anyhow::Result<()> {
-    let service = S::build(settings).await?;
+    let service = start::<S>(settings).await?;
     let stop = service.stop_token();
     tokio::spawn(async move {
         crate::shutdown::signal().await;

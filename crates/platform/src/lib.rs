@@ -18,5 +18,5 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod time;
 
-pub use app::{RunningService, ServiceContext};
+pub use app::{RunningService, ServiceContext, ServiceDefinition, load_settings, start};
 pub use error::{ApiError, Violation};

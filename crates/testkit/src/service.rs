@@ -1,6 +1,6 @@
 use std::net::SocketAddr;
 
-use combipat_platform::RunningService;
+use combipat_platform::{RunningService, ServiceDefinition};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -14,6 +14,14 @@ pub struct TestService {
 }
 
 impl TestService {
+    /// Starts service `S` in this process with `overrides` applied over its settings.
+    pub async fn start<S: ServiceDefinition>(
+        overrides: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let settings = combipat_platform::load_settings::<S>(overrides)?;
+        Ok(Self::spawn(combipat_platform::start::<S>(settings).await?))
+    }
+
     pub fn spawn(service: RunningService) -> Self {
         let grpc_addr = service.grpc_addr();
         let http_addr = service.http_addr();

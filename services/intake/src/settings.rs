@@ -8,5 +8,3 @@ pub const DEFAULTS: &str = include_str!("../defaults.toml");
 pub struct IntakeSettings {
     pub territory: TerritorySettings,
 }
-
-pub type Settings = combipat_platform::settings::Settings<IntakeSettings>;

@@ -33,8 +33,9 @@ struct Harness {
 async fn start() -> Harness {
     let bus = TestBus::new();
     let database = TestDatabase::create().await.unwrap();
-    let settings = combipat_intake::load_settings(&overrides(&database, &bus)).unwrap();
-    let service = TestService::spawn(combipat_intake::build(settings).await.unwrap());
+    let service = TestService::start::<combipat_intake::Service>(&overrides(&database, &bus))
+        .await
+        .unwrap();
     let client = IntakeClient::new(grpc_channel(service.grpc_addr).await.unwrap());
     Harness {
         bus,

@@ -6,14 +6,12 @@ mod settings;
 
 use std::sync::Arc;
 
-use combipat_platform::cli::ServiceDefinition;
-use combipat_platform::{RunningService, ServiceContext};
+use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueueServer;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
 
 pub use consumer::QUEUE;
-pub use settings::Settings;
 
 pub const SERVICE_NAME: &str = "office-queue";
 
@@ -30,35 +28,22 @@ impl ServiceDefinition for Service {
         &MIGRATIONS
     }
 
-    async fn build(settings: Settings) -> anyhow::Result<RunningService> {
-        build(settings).await
+    async fn build(_own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
+        let pool = context.pool.clone();
+        context.add_consumer(
+            QUEUE,
+            Arc::new(consumer::RoutedHandler { pool: pool.clone() }),
+        );
+        let api = OfficeQueueServer::with_interceptor(
+            api::OfficeQueueApi { pool },
+            context.auth_interceptor(),
+        );
+        context
+            .bind(
+                Routes::new(api),
+                vec!["combipat.officequeue.v1.OfficeQueue"],
+                axum::Router::new(),
+            )
+            .await
     }
-}
-
-/// Loads settings with test overrides applied last.
-pub fn load_settings(overrides: &[(String, String)]) -> anyhow::Result<Settings> {
-    combipat_platform::settings::load(settings::DEFAULTS, overrides)
-}
-
-pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
-    let mut context = ServiceContext::start(SERVICE_NAME, settings.platform, &MIGRATIONS).await?;
-    context.add_consumer(
-        QUEUE,
-        Arc::new(consumer::RoutedHandler {
-            pool: context.pool.clone(),
-        }),
-    );
-    let api = OfficeQueueServer::with_interceptor(
-        api::OfficeQueueApi {
-            pool: context.pool.clone(),
-        },
-        context.auth_interceptor(),
-    );
-    context
-        .bind(
-            Routes::new(api),
-            vec!["combipat.officequeue.v1.OfficeQueue"],
-            axum::Router::new(),
-        )
-        .await
 }

@@ -5,5 +5,3 @@ pub const DEFAULTS: &str = include_str!("../defaults.toml");
 /// This service's own sections (none yet); the platform's come with them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct OfficeQueueSettings {}
-
-pub type Settings = combipat_platform::settings::Settings<OfficeQueueSettings>;

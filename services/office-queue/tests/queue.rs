@@ -34,8 +34,9 @@ struct Harness {
 async fn start() -> Harness {
     let bus = TestBus::new();
     let database = TestDatabase::create().await.unwrap();
-    let settings = combipat_office_queue::load_settings(&overrides(&database, &bus)).unwrap();
-    let service = TestService::spawn(combipat_office_queue::build(settings).await.unwrap());
+    let service = TestService::start::<combipat_office_queue::Service>(&overrides(&database, &bus))
+        .await
+        .unwrap();
     let probe = bus.clone();
     eventually(WAIT, || {
         let probe = probe.clone();

@@ -45,12 +45,7 @@ mod tests {
     use super::*;
 
     fn territory() -> Territory {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
-        Territory::load(
-            &dir.join("ANPR_archivio_comuni.csv"),
-            &dir.join("ANPR_stati_esteri.csv"),
-        )
-        .unwrap()
+        Territory::load_dir(&combipat_testkit::shared_data_dir()).unwrap()
     }
 
     #[test]

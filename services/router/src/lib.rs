@@ -8,14 +8,12 @@ mod settings;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use combipat_platform::cli::ServiceDefinition;
-use combipat_platform::{RunningService, ServiceContext};
+use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::router::v1::router_server::RouterServer;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
 
 pub use consumer::{QUEUE, UNROUTABLE_QUEUE};
-pub use settings::Settings;
 
 pub const SERVICE_NAME: &str = "router";
 
@@ -32,42 +30,31 @@ impl ServiceDefinition for Service {
         &MIGRATIONS
     }
 
-    async fn build(settings: Settings) -> anyhow::Result<RunningService> {
-        build(settings).await
+    async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
+        let territory = Arc::new(
+            own.territory
+                .load()
+                .context("cannot load the ANPR territory (territory.*)")?,
+        );
+        context.add_consumer(
+            QUEUE,
+            Arc::new(consumer::SubmittedHandler {
+                pool: context.pool.clone(),
+                territory: Arc::clone(&territory),
+                outbox: context.outbox.clone(),
+            }),
+        );
+        context.add_parking_queue(UNROUTABLE_QUEUE);
+        let api = RouterServer::with_interceptor(
+            api::RouterApi { territory },
+            context.auth_interceptor(),
+        );
+        context
+            .bind(
+                Routes::new(api),
+                vec!["combipat.router.v1.Router"],
+                axum::Router::new(),
+            )
+            .await
     }
-}
-
-/// Loads settings with test overrides applied last.
-pub fn load_settings(overrides: &[(String, String)]) -> anyhow::Result<Settings> {
-    combipat_platform::settings::load(settings::DEFAULTS, overrides)
-}
-
-pub async fn build(settings: Settings) -> anyhow::Result<RunningService> {
-    let territory = Arc::new(
-        settings
-            .service
-            .territory
-            .load()
-            .context("cannot load the ANPR territory (territory.*)")?,
-    );
-    let mut context = ServiceContext::start(SERVICE_NAME, settings.platform, &MIGRATIONS).await?;
-    context.add_consumer(
-        QUEUE,
-        Arc::new(consumer::SubmittedHandler {
-            pool: context.pool.clone(),
-            territory: Arc::clone(&territory),
-            outbox: context.outbox.clone(),
-        }),
-    );
-    context.add_parking_queue(UNROUTABLE_QUEUE);
-    let api =
-        RouterServer::with_interceptor(api::RouterApi { territory }, context.auth_interceptor());
-    let routes = Routes::new(api);
-    context
-        .bind(
-            routes,
-            vec!["combipat.router.v1.Router"],
-            axum::Router::new(),
-        )
-        .await
 }

@@ -28,8 +28,9 @@ struct Harness {
 async fn start() -> Harness {
     let bus = TestBus::new();
     let database = TestDatabase::create().await.unwrap();
-    let settings = combipat_router::load_settings(&overrides(&database, &bus)).unwrap();
-    let service = TestService::spawn(combipat_router::build(settings).await.unwrap());
+    let service = TestService::start::<combipat_router::Service>(&overrides(&database, &bus))
+        .await
+        .unwrap();
     // The consumer declares its queue shortly after start; wait for it before publishing.
     let probe = bus.clone();
     eventually(WAIT, || {
