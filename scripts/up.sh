@@ -12,6 +12,8 @@ mkdir -p "$RUN_DIR"
 # Development-only settings: the committed development key (see dev/keys/README.md).
 export COMBIPAT__AUTH__PUBLIC_KEY_PATH="$PWD/dev/keys/dev-jwt-public.pem"
 export COMBIPAT__TELEMETRY__LOG_FORMAT=${COMBIPAT__TELEMETRY__LOG_FORMAT:-json}
+# Demo reference data: router activates the demo office directory when none is active.
+export COMBIPAT__DIRECTORY__BOOTSTRAP_PATH="$PWD/services/router/directory/demo.yaml"
 
 http_port() {
   case "$1" in intake) echo 8081 ;; router) echo 8082 ;; office-queue) echo 8083 ;; esac

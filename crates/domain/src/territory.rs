@@ -198,6 +198,11 @@ impl Territory {
                 file: STATES_FILE,
                 source,
             })?;
+            // Some territories (and Italy itself) have no Z code: nobody can name them as a
+            // residence, so they are not kept.
+            if !is_z_code(&record.code) {
+                continue;
+            }
             // Only states still valid (end of validity 31/12/9999) can be a residence today.
             let current = record.valid_until.ends_with("9999");
             territory.states.insert(
@@ -264,6 +269,11 @@ impl Territory {
     pub fn foreign_states(&self) -> impl Iterator<Item = &ForeignState> {
         self.states.values()
     }
+}
+
+fn is_z_code(code: &str) -> bool {
+    let bytes = code.as_bytes();
+    bytes.len() == 4 && bytes[0] == b'Z' && bytes[1..].iter().all(u8::is_ascii_digit)
 }
 
 fn parse_iso(value: &str, record: u64) -> Result<NaiveDate, TerritoryError> {

@@ -19,9 +19,7 @@ use tonic::service::Routes;
 use crate::admin::{self, Readiness};
 use crate::auth::{AuthInterceptor, Authenticator};
 use crate::grpc::{GrpcServer, set_not_serving};
-use crate::messaging::{
-    Broker, EventHandler, QueueSpec, declare_exchange, declare_parking_queue, run_consumer,
-};
+use crate::messaging::{Broker, EventHandler, QueueSpec, run_consumer};
 use crate::outbox::{OutboxWaker, run_relay};
 use crate::settings::{PlatformSettings, Settings};
 use serde::de::DeserializeOwned;
@@ -44,6 +42,19 @@ pub trait ServiceDefinition: 'static {
         own: Self::Own,
         context: ServiceContext,
     ) -> impl Future<Output = anyhow::Result<RunningService>> + Send;
+
+    /// `<binary> admin ARGS...`: the service's own administration commands, run against its
+    /// database without starting any server. None by default.
+    fn admin(
+        own: Self::Own,
+        platform: PlatformSettings,
+        args: Vec<String>,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send {
+        async move {
+            let _unused = (own, platform);
+            anyhow::bail!("{} has no admin commands (got {args:?})", Self::NAME)
+        }
+    }
 }
 
 /// The service's settings from every layer, with `overrides` (tests) applied last.
@@ -127,30 +138,12 @@ impl ServiceContext {
         }));
     }
 
-    /// Declares a queue that this service owns but does not consume: it keeps events for
-    /// people or a later consumer (e.g. requests no rule covers). Retried until it succeeds.
-    pub fn add_parking_queue(&mut self, spec: QueueSpec) {
-        let broker = self.broker.clone();
-        self.consumers.push(Box::new(move |stop| {
-            Box::pin(async move {
-                loop {
-                    match declare_parking(&broker, &spec).await {
-                        Ok(()) => return,
-                        Err(error) => {
-                            tracing::warn!(
-                                queue = spec.name,
-                                error = format!("{error:#}"),
-                                "cannot declare queue; retrying"
-                            );
-                            tokio::select! {
-                                () = stop.cancelled() => return,
-                                () = tokio::time::sleep(broker.settings().reconnect_delay()) => {}
-                            }
-                        }
-                    }
-                }
-            })
-        }));
+    /// Runs a task beside the servers until the service stops (e.g. a cache reloader).
+    pub fn add_background<F>(&mut self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> BoxFuture<'static, ()> + Send + 'static,
+    {
+        self.consumers.push(Box::new(task));
     }
 
     /// Binds the gRPC and HTTP ports (port 0 picks a free one).
@@ -184,15 +177,6 @@ impl ServiceContext {
             stop: CancellationToken::new(),
         })
     }
-}
-
-async fn declare_parking(broker: &Broker, spec: &QueueSpec) -> anyhow::Result<()> {
-    let connection = broker.connect(spec.name).await?;
-    let channel = connection.create_channel().await?;
-    declare_exchange(&channel, broker).await?;
-    declare_parking_queue(&channel, broker, spec).await?;
-    connection.close(200, "declared".into()).await?;
-    Ok(())
 }
 
 /// A bound service: call [`RunningService::run_until_stopped`].

@@ -22,6 +22,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// The service's own administration commands (e.g. router: `admin directory load FILE`).
+    Admin {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// The whole of a service's `main`.
@@ -67,6 +72,7 @@ pub fn main<S: ServiceDefinition>() -> ExitCode {
         let outcome = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve::<S>(settings).await,
             Command::Migrate => migrate::<S>(&settings).await,
+            Command::Admin { args } => S::admin(settings.service, settings.platform, args).await,
         };
         match outcome {
             Ok(()) => ExitCode::SUCCESS,

@@ -53,10 +53,19 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
             "territory.stati_esteri_path",
             data.join("ANPR_stati_esteri.csv").display().to_string(),
         ),
+        ("directory.bootstrap_path", demo_directory()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
     .collect()
+}
+
+/// Router's demo office directory (every region and province, a few agenzie and poli).
+pub fn demo_directory() -> String {
+    workspace_root()
+        .join("services/router/directory/demo.yaml")
+        .display()
+        .to_string()
 }
 
 fn dev_key(file: &str) -> String {

@@ -1,9 +1,14 @@
-//! `request.routed` -> an item in the office's queue, once, whatever the redeliveries.
+//! Router's decisions -> items in office queues, exactly once whatever the redeliveries.
+//!
+//! `request.routed` files the item at the decided office, or moves it there when the
+//! decision is newer than the one the item follows (a transfer). `request.unroutable` files
+//! it in the fallback queue of its region.
 
 use anyhow::Context as _;
 use combipat_platform::inbox;
 use combipat_platform::messaging::{EventHandler, HandleError, QueueSpec};
 use combipat_platform::time::from_timestamp;
+use combipat_proto::common::v1::{OfficeRef, RequestSummary};
 use combipat_proto::events::v1::Envelope;
 use combipat_proto::events::v1::envelope::Payload;
 use sqlx::PgPool;
@@ -12,13 +17,14 @@ use uuid::Uuid;
 use crate::SERVICE_NAME;
 
 pub const QUEUE: QueueSpec = QueueSpec {
-    name: "office-queue.routed",
-    bindings: &["request.routed"],
+    name: "office-queue.decisions",
+    bindings: &["request.routed", "request.unroutable"],
 };
 
+/// Counter {outcome=filed|moved|stale}.
 const METRIC_FILED: &str = "combipat_items_filed_total";
 
-pub struct RoutedHandler {
+pub struct DecisionHandler {
     pub pool: PgPool,
 }
 
@@ -26,70 +32,134 @@ fn permanent(message: impl std::fmt::Display) -> HandleError {
     HandleError::Permanent(anyhow::anyhow!("{message}"))
 }
 
-impl EventHandler for RoutedHandler {
-    async fn handle(&self, envelope: Envelope) -> Result<(), HandleError> {
-        let Some(Payload::RequestRouted(routed)) = envelope.payload else {
+/// What an event asks office-queue to do.
+struct Filing {
+    request: RequestSummary,
+    office: OfficeRef,
+    routed: bool,
+    decision_sequence: i64,
+    ruleset_version: String,
+    rule: String,
+}
+
+fn filing(payload: Option<Payload>, event_type: &str) -> Result<Filing, HandleError> {
+    let (request, office, routed, sequence, ruleset_version, rule) = match payload {
+        Some(Payload::RequestRouted(event)) => (
+            event.request,
+            event.office,
+            true,
+            event.decision_sequence,
+            event.ruleset_version,
+            event.rule,
+        ),
+        Some(Payload::RequestUnroutable(event)) => (
+            event.request,
+            event.fallback_office,
+            false,
+            event.decision_sequence,
+            event.ruleset_version,
+            "none".to_owned(),
+        ),
+        _ => {
             return Err(permanent(format!(
-                "expected request.routed, got {}",
-                envelope.event_type
+                "expected a routing decision, got {event_type}"
             )));
-        };
-        let request = routed
-            .request
-            .ok_or_else(|| permanent("request.routed without its request"))?;
-        let office = routed
-            .office
-            .ok_or_else(|| permanent("request.routed without its office"))?;
+        }
+    };
+    Ok(Filing {
+        request: request.ok_or_else(|| permanent("routing decision without its request"))?,
+        office: office.ok_or_else(|| permanent("routing decision without its office"))?,
+        routed,
+        decision_sequence: i64::try_from(sequence)
+            .map_err(|_| permanent("decision sequence out of range"))?,
+        ruleset_version,
+        rule,
+    })
+}
+
+impl EventHandler for DecisionHandler {
+    async fn handle(&self, envelope: Envelope) -> Result<(), HandleError> {
         let event_id = Uuid::parse_str(&envelope.event_id)
             .map_err(|error| permanent(format!("event id: {error}")))?;
+        let filing = filing(envelope.payload, &envelope.event_type)?;
+        let request = &filing.request;
         let request_id = Uuid::parse_str(&request.request_id)
             .map_err(|error| permanent(format!("request id: {error}")))?;
         let submitted_at = from_timestamp(request.submitted_at.as_ref())
-            .ok_or_else(|| permanent("request.routed without a valid submitted_at"))?;
+            .ok_or_else(|| permanent("decision without a valid submitted_at"))?;
         let patronato = request
             .filer
             .as_ref()
             .map(|filer| filer.patronato.clone())
             .unwrap_or_default();
 
-        let filed = async {
+        let outcome = async {
             let mut transaction = self.pool.begin().await?;
             if !inbox::first_delivery(&mut transaction, SERVICE_NAME, event_id).await? {
-                return Ok::<_, anyhow::Error>(false);
+                return Ok::<_, anyhow::Error>(None);
             }
             // One writer per office at a time, so that an office's items take their `seq`
             // (the ListItems cursor) in commit order and a page never skips a late commit.
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(&office.code)
+                .bind(&filing.office.code)
                 .execute(&mut *transaction)
                 .await?;
-            sqlx::query(
-                "INSERT INTO items (request_id, protocol_number, office_code, motivo, topic, subject,
-                                    patronato, submitted_at, ruleset_version, rule)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(request_id)
-            .bind(&request.protocol_number)
-            .bind(&office.code)
-            .bind(request.motivo)
-            .bind(&request.topic)
-            .bind(&request.subject)
-            .bind(&patronato)
-            .bind(submitted_at)
-            .bind(&routed.ruleset_version)
-            .bind(&routed.rule)
-            .execute(&mut *transaction)
-            .await
-            .context("cannot file the item")?;
+            let previous: Option<i64> = sqlx::query_scalar("SELECT decision_sequence FROM items WHERE request_id = $1 FOR UPDATE")
+                .bind(request_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+            let outcome = match previous {
+                Some(previous) if previous >= filing.decision_sequence => "stale",
+                Some(_) => {
+                    sqlx::query(
+                        "UPDATE items SET office_code = $2, seq = DEFAULT, decision_sequence = $3, routed = $4,
+                                          ruleset_version = $5, rule = $6, filed_at = clock_timestamp()
+                         WHERE request_id = $1",
+                    )
+                    .bind(request_id)
+                    .bind(&filing.office.code)
+                    .bind(filing.decision_sequence)
+                    .bind(filing.routed)
+                    .bind(&filing.ruleset_version)
+                    .bind(&filing.rule)
+                    .execute(&mut *transaction)
+                    .await
+                    .context("cannot move the item")?;
+                    "moved"
+                }
+                None => {
+                    sqlx::query(
+                        "INSERT INTO items (request_id, protocol_number, office_code, motivo, topic, subject, patronato,
+                                            submitted_at, decision_sequence, routed, ruleset_version, rule)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(request_id)
+                    .bind(&request.protocol_number)
+                    .bind(&filing.office.code)
+                    .bind(request.motivo)
+                    .bind(&request.topic)
+                    .bind(&request.subject)
+                    .bind(&patronato)
+                    .bind(submitted_at)
+                    .bind(filing.decision_sequence)
+                    .bind(filing.routed)
+                    .bind(&filing.ruleset_version)
+                    .bind(&filing.rule)
+                    .execute(&mut *transaction)
+                    .await
+                    .context("cannot file the item")?;
+                    "filed"
+                }
+            };
             transaction.commit().await?;
-            Ok(true)
+            Ok(Some(outcome))
         }
         .await
         .map_err(HandleError::Transient)?;
 
-        if filed {
-            metrics::counter!(METRIC_FILED).increment(1);
-            tracing::info!(request.id = %request_id, office.code = %office.code, "filed in the office queue");
+        if let Some(outcome) = outcome {
+            metrics::counter!(METRIC_FILED, "outcome" => outcome).increment(1);
+            tracing::info!(request.id = %request_id, office.code = %filing.office.code, outcome, "routing decision applied");
         }
         Ok(())
     }

@@ -32,7 +32,7 @@ impl ServiceDefinition for Service {
         let pool = context.pool.clone();
         context.add_consumer(
             QUEUE,
-            Arc::new(consumer::RoutedHandler { pool: pool.clone() }),
+            Arc::new(consumer::DecisionHandler { pool: pool.clone() }),
         );
         let api = OfficeQueueServer::with_interceptor(
             api::OfficeQueueApi { pool },

@@ -58,7 +58,22 @@ async fn start() -> Harness {
 }
 
 fn routed(office: &str, protocol_number: &str) -> combipat_proto::events::v1::Envelope {
-    let request_id = uuid::Uuid::now_v7().to_string();
+    decision(
+        &uuid::Uuid::now_v7().to_string(),
+        office,
+        protocol_number,
+        1,
+    )
+}
+
+/// Router's `sequence`-th decision about `request_id`: file it at `office`.
+fn decision(
+    request_id: &str,
+    office: &str,
+    protocol_number: &str,
+    sequence: u64,
+) -> combipat_proto::events::v1::Envelope {
+    let request_id = request_id.to_owned();
     new_envelope(
         "router",
         &request_id,
@@ -86,8 +101,14 @@ fn routed(office: &str, protocol_number: &str) -> combipat_proto::events::v1::En
                 region_code: "03".into(),
                 province_code: "MI".into(),
             }),
-            ruleset_version: "builtin-1".into(),
+            ruleset_version: "demo-2026-11-22".into(),
             rule: "province:MI".into(),
+            decision_sequence: sequence,
+            kind: if sequence == 1 {
+                "automatic".into()
+            } else {
+                "transfer".into()
+            },
         }),
     )
 }
@@ -269,5 +290,56 @@ async fn only_the_office_itself_reads_its_queue() {
         .await
         .unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
+    harness.service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_newer_decision_moves_the_item_and_an_older_one_changes_nothing() {
+    let mut harness = start().await;
+    let request_id = uuid::Uuid::now_v7().to_string();
+    harness
+        .bus
+        .publish_envelope(&decision(&request_id, "SEDE-MI", "CP-2026-00000077", 1))
+        .await
+        .unwrap();
+    let client = harness.client.clone();
+    eventually(WAIT, || {
+        let mut client = client.clone();
+        async move { Ok((list(&mut client, "SEDE-MI", 0, "").await.items.len() == 1).then_some(())) }
+    })
+    .await
+    .unwrap();
+
+    // A transfer to Torino, then a late copy of the first decision (a new event id, as a
+    // replay would send it).
+    harness
+        .bus
+        .publish_envelope(&decision(&request_id, "SEDE-TO", "CP-2026-00000077", 2))
+        .await
+        .unwrap();
+    harness
+        .bus
+        .publish_envelope(&decision(&request_id, "SEDE-MI", "CP-2026-00000077", 1))
+        .await
+        .unwrap();
+    let service = &harness.service;
+    eventually(WAIT, || async move {
+        Ok(service
+            .metrics()
+            .await?
+            .contains("combipat_items_filed_total{outcome=\"stale\"} 1")
+            .then_some(()))
+    })
+    .await
+    .unwrap();
+    let torino = list(&mut harness.client, "SEDE-TO", 0, "").await.items;
+    assert_eq!(torino.len(), 1);
+    assert_eq!(torino[0].request_id, request_id);
+    assert!(
+        list(&mut harness.client, "SEDE-MI", 0, "")
+            .await
+            .items
+            .is_empty()
+    );
     harness.service.shutdown().await.unwrap();
 }

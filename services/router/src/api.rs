@@ -2,17 +2,93 @@
 
 use std::sync::Arc;
 
-use combipat_domain::Territory;
-use combipat_platform::ApiError;
-use combipat_platform::Violation;
+use combipat_domain::region_name;
+use combipat_platform::auth::{Principal, Role, principal};
+use combipat_platform::outbox::OutboxWaker;
+use combipat_platform::time::to_timestamp;
+use combipat_platform::{ApiError, Violation};
+use combipat_proto::common::v1::{OfficeRef, RequestSummary};
 use combipat_proto::router::v1::router_server::Router;
-use combipat_proto::router::v1::{PreviewRouteRequest, PreviewRouteResponse};
+use combipat_proto::router::v1::{
+    ActivateDirectoryRequest, ActivateDirectoryResponse, ExplainRequest, ExplainResponse,
+    GetOfficeRequest, ListOfficesRequest, ListOfficesResponse, LoadDirectoryRequest,
+    LoadDirectoryResponse, Office as OfficeMessage, PreviewRouteRequest, PreviewRouteResponse,
+    RecordTransferRequest, RecordTransferResponse, RoutingDecision,
+};
+use prost::Message as _;
+use sqlx::PgPool;
 use tonic::{Request, Response, Status};
+use uuid::Uuid;
 
-use crate::decision::{RULESET_VERSION, Unroutable, decide};
+use crate::decisions::{self, NewDecision, TRANSFER};
+use crate::directory::{Office, RoutingIndex, Unroutable};
+use crate::ruleset::{RulesetError, Rulesets};
+
+const REASON_MAX_CHARS: usize = 500;
 
 pub struct RouterApi {
-    pub territory: Arc<Territory>,
+    pub pool: PgPool,
+    pub rulesets: Arc<Rulesets>,
+    pub outbox: OutboxWaker,
+}
+
+impl From<RulesetError> for ApiError {
+    fn from(error: RulesetError) -> Self {
+        match error {
+            RulesetError::Invalid(problems) => ApiError::InvalidArgument(
+                problems
+                    .into_iter()
+                    .map(|problem| Violation::new("yaml", problem))
+                    .collect(),
+            ),
+            RulesetError::Conflict(message) => ApiError::Conflict(message),
+            RulesetError::NotFound(version) => {
+                ApiError::NotFound(format!("no ruleset version `{version}`"))
+            }
+            RulesetError::Database(error) => ApiError::from(error),
+        }
+    }
+}
+
+impl RouterApi {
+    fn index(&self) -> Result<Arc<RoutingIndex>, ApiError> {
+        self.rulesets.current().ok_or_else(|| {
+            ApiError::Unavailable(
+                "no ruleset is active yet; load and activate an office directory".to_owned(),
+            )
+        })
+    }
+}
+
+fn require_admin(caller: &Principal) -> Result<(), ApiError> {
+    if caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(
+            "only an admin may load or activate office directories".to_owned(),
+        ))
+    }
+}
+
+fn office_message(office: &Office) -> OfficeMessage {
+    OfficeMessage {
+        code: office.code.clone(),
+        name: office.name.clone(),
+        kind: office.kind.as_str().to_owned(),
+        region_code: office.region.clone(),
+        region_name: region_name(&office.region).unwrap_or_default().to_owned(),
+        province_code: office.province.clone().unwrap_or_default(),
+        parent_code: office.parent.clone().unwrap_or_default(),
+    }
+}
+
+fn request_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| {
+        ApiError::InvalidArgument(vec![Violation::new(
+            "request_id",
+            "is not a request id (UUID)",
+        )])
+    })
 }
 
 #[tonic::async_trait]
@@ -21,13 +97,15 @@ impl Router for RouterApi {
         &self,
         request: Request<PreviewRouteRequest>,
     ) -> Result<Response<PreviewRouteResponse>, Status> {
-        combipat_platform::auth::principal(&request)?;
+        principal(&request)?;
         let request = request.into_inner();
-        match decide(&self.territory, &request.comune_residenza) {
+        let index = self.index()?;
+        match index.decide(&request.comune_residenza, &request.topic, request.motivo) {
             Ok(decision) => Ok(Response::new(PreviewRouteResponse {
-                office: Some(decision.office),
-                ruleset_version: RULESET_VERSION.to_owned(),
+                office: Some(decision.office.to_ref()),
+                ruleset_version: index.version.clone(),
                 rule: decision.rule,
+                explanation: decision.explanation,
             })),
             Err(Unroutable::Residence(reason)) => {
                 Err(ApiError::InvalidArgument(vec![Violation::new(
@@ -36,9 +114,212 @@ impl Router for RouterApi {
                 )])
                 .into())
             }
-            Err(reason @ Unroutable::Abroad { .. }) => {
+            Err(reason @ Unroutable::NoRule { .. }) => {
                 Err(ApiError::NotFound(reason.to_string()).into())
             }
         }
+    }
+
+    async fn list_offices(
+        &self,
+        request: Request<ListOfficesRequest>,
+    ) -> Result<Response<ListOfficesResponse>, Status> {
+        principal(&request)?;
+        let filter = request.into_inner();
+        let index = self.index()?;
+        let offices = index
+            .offices
+            .values()
+            .filter(|office| filter.region_code.is_empty() || office.region == filter.region_code)
+            .filter(|office| filter.kind.is_empty() || office.kind.as_str() == filter.kind)
+            .map(office_message)
+            .collect();
+        Ok(Response::new(ListOfficesResponse {
+            offices,
+            ruleset_version: index.version.clone(),
+        }))
+    }
+
+    async fn get_office(
+        &self,
+        request: Request<GetOfficeRequest>,
+    ) -> Result<Response<OfficeMessage>, Status> {
+        principal(&request)?;
+        let code = request.into_inner().code;
+        let index = self.index()?;
+        let office = index.office(&code).ok_or_else(|| {
+            ApiError::NotFound(format!("no office {code} in ruleset {}", index.version))
+        })?;
+        Ok(Response::new(office_message(office)))
+    }
+
+    async fn explain(
+        &self,
+        request: Request<ExplainRequest>,
+    ) -> Result<Response<ExplainResponse>, Status> {
+        let caller = principal(&request)?;
+        if caller.role == Role::Operatore {
+            return Err(ApiError::PermissionDenied(
+                "routing explanations are for INPS staff; operators see the destination in intake"
+                    .to_owned(),
+            )
+            .into());
+        }
+        let id = request_id(&request.get_ref().request_id)?;
+        let mut connection = self.pool.acquire().await.map_err(ApiError::from)?;
+        let history = decisions::history(&mut connection, id)
+            .await
+            .map_err(ApiError::from)?;
+        let first = history
+            .first()
+            .ok_or_else(|| ApiError::NotFound(format!("no routing decision for request {id}")))?;
+        let protocol_number = RequestSummary::decode(first.request.as_slice())
+            .map(|summary| summary.protocol_number)
+            .unwrap_or_default();
+        let decisions = history
+            .into_iter()
+            .map(|decision| RoutingDecision {
+                kind: decision.kind,
+                office: Some(OfficeRef {
+                    code: decision.office_code,
+                    name: decision.office_name,
+                    ..OfficeRef::default()
+                }),
+                ruleset_version: decision.ruleset_version,
+                rule: decision.rule,
+                explanation: decision.explanation,
+                routed: decision.routed,
+                decided_by: decision.decided_by,
+                decided_at: Some(to_timestamp(decision.decided_at)),
+            })
+            .collect();
+        Ok(Response::new(ExplainResponse {
+            request_id: id.to_string(),
+            protocol_number,
+            decisions,
+        }))
+    }
+
+    async fn load_directory(
+        &self,
+        request: Request<LoadDirectoryRequest>,
+    ) -> Result<Response<LoadDirectoryResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        require_admin(&caller)?;
+        let request = request.into_inner();
+        let loaded = self
+            .rulesets
+            .load(&request.yaml, &caller.subject)
+            .await
+            .map_err(ApiError::from)?;
+        if request.activate {
+            self.rulesets
+                .activate(&loaded.version, &caller.subject)
+                .await
+                .map_err(ApiError::from)?;
+        }
+        Ok(Response::new(LoadDirectoryResponse {
+            version: loaded.version,
+            offices: loaded.offices,
+            poli: loaded.poli,
+            activated: request.activate,
+            already_loaded: loaded.already_loaded,
+        }))
+    }
+
+    async fn activate_directory(
+        &self,
+        request: Request<ActivateDirectoryRequest>,
+    ) -> Result<Response<ActivateDirectoryResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        require_admin(&caller)?;
+        let version = request.into_inner().version;
+        self.rulesets
+            .activate(&version, &caller.subject)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(ActivateDirectoryResponse { version }))
+    }
+
+    async fn record_transfer(
+        &self,
+        request: Request<RecordTransferRequest>,
+    ) -> Result<Response<RecordTransferResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        let request = request.into_inner();
+        let id = request_id(&request.request_id)?;
+        let reason = request.reason.trim();
+        let mut violations = Vec::new();
+        if reason.is_empty() || reason.chars().count() > REASON_MAX_CHARS {
+            violations.push(Violation::new(
+                "reason",
+                format!("must be 1 to {REASON_MAX_CHARS} characters"),
+            ));
+        }
+        let index = self.index()?;
+        let target = index.office(&request.to_office_code);
+        if target.is_none() {
+            violations.push(Violation::new(
+                "to_office_code",
+                format!(
+                    "no office {} in ruleset {}",
+                    request.to_office_code, index.version
+                ),
+            ));
+        }
+        let Some(target) = target.filter(|_| violations.is_empty()) else {
+            return Err(ApiError::InvalidArgument(violations).into());
+        };
+
+        let mut transaction = self.pool.begin().await.map_err(ApiError::from)?;
+        let current = decisions::latest_for_update(&mut transaction, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("no routing decision for request {id}")))?;
+        let allowed = caller.role == Role::Admin
+            || (matches!(caller.role, Role::Funzionario | Role::Responsabile)
+                && caller.inps_office.as_deref() == Some(current.office_code.as_str()));
+        if !allowed {
+            return Err(ApiError::PermissionDenied(format!(
+                "only office {} may transfer this request",
+                current.office_code
+            ))
+            .into());
+        }
+        if current.office_code == target.code {
+            return Err(ApiError::FailedPrecondition(format!(
+                "the request is already at {}",
+                target.code
+            ))
+            .into());
+        }
+        let summary = RequestSummary::decode(current.request.as_slice())
+            .map_err(|error| ApiError::Internal(error.into()))?;
+        let office = target.to_ref();
+        decisions::record(
+            &mut transaction,
+            id,
+            NewDecision {
+                request: &summary,
+                kind: TRANSFER,
+                office: office.clone(),
+                routed: true,
+                ruleset_version: &index.version,
+                rule: format!("transfer:{}", current.office_code),
+                explanation: format!(
+                    "transferred from {} by {}: {reason}",
+                    current.office_code, caller.subject
+                ),
+                decided_by: &caller.subject,
+            },
+        )
+        .await
+        .map_err(ApiError::Internal)?;
+        transaction.commit().await.map_err(ApiError::from)?;
+        self.outbox.wake();
+        tracing::info!(request.id = %id, from = %current.office_code, to = %office.code, "request transferred");
+        Ok(Response::new(RecordTransferResponse {
+            office: Some(office),
+        }))
     }
 }

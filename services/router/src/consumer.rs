@@ -1,121 +1,119 @@
-//! `request.submitted` -> a decision -> `request.routed` (or `request.unroutable`), all in
-//! one transaction with the inbox, so a redelivered event decides nothing twice.
+//! `request.submitted` -> a decision -> `request.routed` (or `request.unroutable` with the
+//! fallback queue), in one transaction with the inbox, so a redelivered event decides
+//! nothing twice.
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
-use combipat_domain::Territory;
 use combipat_platform::inbox;
-use combipat_platform::messaging::{EventHandler, HandleError, QueueSpec, new_envelope};
-use combipat_platform::outbox::{self, OutboxWaker};
+use combipat_platform::messaging::{EventHandler, HandleError, QueueSpec};
+use combipat_platform::outbox::OutboxWaker;
+use combipat_proto::events::v1::Envelope;
 use combipat_proto::events::v1::envelope::Payload;
-use combipat_proto::events::v1::{Envelope, RequestRouted, RequestUnroutable};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::SERVICE_NAME;
-use crate::decision::{RULESET_VERSION, decide};
+use crate::decisions::{self, AUTOMATIC, NewDecision};
+use crate::directory::{Unroutable, fallback_office};
+use crate::ruleset::Rulesets;
 
 pub const QUEUE: QueueSpec = QueueSpec {
     name: "router.requests",
     bindings: &["request.submitted"],
 };
 
-/// Keeps `request.unroutable` events (the regional fallback queue of issue "Router"); also
-/// makes the event routable, so the outbox never holds it back.
-pub const UNROUTABLE_QUEUE: QueueSpec = QueueSpec {
-    name: "router.unroutable",
-    bindings: &["request.unroutable"],
-};
-
+/// Counter {outcome=routed|unroutable, rule=polo|agenzia|province|region|none}.
 const METRIC_DECISIONS: &str = "combipat_routing_decisions_total";
+/// Residences the territory does not know (intake validates them, so this is rare).
+const UNKNOWN_RESIDENCE_QUEUE: &str = "FALLBACK-IT";
 
 pub struct SubmittedHandler {
     pub pool: PgPool,
-    pub territory: Arc<Territory>,
+    pub rulesets: Arc<Rulesets>,
     pub outbox: OutboxWaker,
+}
+
+fn permanent(message: impl std::fmt::Display) -> HandleError {
+    HandleError::Permanent(anyhow::anyhow!("{message}"))
 }
 
 impl EventHandler for SubmittedHandler {
     async fn handle(&self, envelope: Envelope) -> Result<(), HandleError> {
         let Some(Payload::RequestSubmitted(submitted)) = envelope.payload else {
-            return Err(HandleError::Permanent(anyhow::anyhow!(
+            return Err(permanent(format!(
                 "expected request.submitted, got {}",
                 envelope.event_type
             )));
         };
-        let request = submitted.request.ok_or_else(|| {
-            HandleError::Permanent(anyhow::anyhow!("request.submitted without its request"))
-        })?;
+        let request = submitted
+            .request
+            .ok_or_else(|| permanent("request.submitted without its request"))?;
         let event_id = Uuid::parse_str(&envelope.event_id)
-            .map_err(|error| HandleError::Permanent(anyhow::anyhow!("event id: {error}")))?;
+            .map_err(|error| permanent(format!("event id: {error}")))?;
         let request_id = Uuid::parse_str(&request.request_id)
-            .map_err(|error| HandleError::Permanent(anyhow::anyhow!("request id: {error}")))?;
+            .map_err(|error| permanent(format!("request id: {error}")))?;
+        // No active ruleset yet: retry later rather than guess.
+        let index = self
+            .rulesets
+            .current()
+            .ok_or_else(|| HandleError::Transient(anyhow::anyhow!("no active ruleset")))?;
 
-        let decision = decide(&self.territory, &request.comune_residenza);
-        let (office_code, rule, payload) = match decision {
-            Ok(decision) => {
-                tracing::info!(request.id = %request_id, office.code = %decision.office.code, rule = %decision.rule, "routed");
-                (
-                    Some(decision.office.code.clone()),
-                    decision.rule.clone(),
-                    Payload::RequestRouted(RequestRouted {
-                        request: Some(request.clone()),
-                        office: Some(decision.office),
-                        ruleset_version: RULESET_VERSION.to_owned(),
-                        rule: decision.rule,
-                    }),
-                )
-            }
-            Err(reason) => {
-                tracing::warn!(request.id = %request_id, reason = %reason, "no rule covers the request");
-                (
-                    None,
-                    "none".to_owned(),
-                    Payload::RequestUnroutable(RequestUnroutable {
-                        request: Some(request.clone()),
-                        reason: reason.to_string(),
-                    }),
-                )
+        let decision = match index.decide(&request.comune_residenza, &request.topic, request.motivo)
+        {
+            Ok(decision) => NewDecision {
+                request: &request,
+                kind: AUTOMATIC,
+                office: decision.office.to_ref(),
+                routed: true,
+                ruleset_version: &index.version,
+                rule: decision.rule,
+                explanation: decision.explanation,
+                decided_by: SERVICE_NAME,
+            },
+            Err(unroutable) => {
+                let fallback = match &unroutable {
+                    Unroutable::NoRule {
+                        fallback_office, ..
+                    } => fallback_office.as_str(),
+                    Unroutable::Residence(_) => UNKNOWN_RESIDENCE_QUEUE,
+                };
+                tracing::warn!(request.id = %request_id, reason = %unroutable, fallback, "no rule covers the request");
+                NewDecision {
+                    request: &request,
+                    kind: AUTOMATIC,
+                    office: fallback_office(fallback),
+                    routed: false,
+                    ruleset_version: &index.version,
+                    rule: "none".to_owned(),
+                    explanation: unroutable.to_string(),
+                    decided_by: SERVICE_NAME,
+                }
             }
         };
+        let outcome = if decision.routed {
+            "routed"
+        } else {
+            "unroutable"
+        };
+        let rule_kind = decision.rule.split(':').next().unwrap_or("none").to_owned();
+        let office = decision.office.code.clone();
 
-        let stored = async {
+        let recorded = async {
             let mut transaction = self.pool.begin().await?;
             if !inbox::first_delivery(&mut transaction, SERVICE_NAME, event_id).await? {
                 return Ok::<_, anyhow::Error>(false);
             }
-            sqlx::query(
-                "INSERT INTO routing_decisions
-                 (request_id, protocol_number, comune_residenza, topic, motivo, office_code, ruleset_version, rule)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(request_id)
-            .bind(&request.protocol_number)
-            .bind(&request.comune_residenza)
-            .bind(&request.topic)
-            .bind(request.motivo)
-            .bind(&office_code)
-            .bind(RULESET_VERSION)
-            .bind(&rule)
-            .execute(&mut *transaction)
-            .await
-            .context("cannot store the routing decision")?;
-            let routed = new_envelope(SERVICE_NAME, &request.request_id, payload);
-            outbox::enqueue(&mut transaction, &routed).await?;
+            decisions::record(&mut transaction, request_id, decision).await?;
             transaction.commit().await?;
             Ok(true)
         }
         .await
         .map_err(HandleError::Transient)?;
 
-        if stored {
-            let outcome = if office_code.is_some() {
-                "routed"
-            } else {
-                "unroutable"
-            };
-            metrics::counter!(METRIC_DECISIONS, "outcome" => outcome).increment(1);
+        if recorded {
+            metrics::counter!(METRIC_DECISIONS, "outcome" => outcome, "rule" => rule_kind)
+                .increment(1);
+            tracing::info!(request.id = %request_id, office.code = %office, outcome, "routing decided");
             self.outbox.wake();
         }
         Ok(())

@@ -10,12 +10,17 @@
 
 use std::time::Duration;
 
+use combipat_platform::auth::Role;
 use combipat_platform::messaging::new_envelope;
 use combipat_platform::time::timestamp_now;
 use combipat_proto::common::v1::{Filer, Motivo, RequestSummary};
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::events::v1::{Envelope, RequestSubmitted};
-use combipat_testkit::{TestBus, TestDatabase, TestService, eventually, overrides};
+use combipat_proto::router::v1::LoadDirectoryRequest;
+use combipat_proto::router::v1::router_client::RouterClient;
+use combipat_testkit::{
+    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, token, with_token,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -46,6 +51,10 @@ async fn start() -> Harness {
     }
 }
 
+fn admin() -> String {
+    token(Role::Admin, &[]).unwrap()
+}
+
 fn submitted(comune: &str) -> Envelope {
     let request_id = uuid::Uuid::now_v7().to_string();
     new_envelope(
@@ -72,10 +81,10 @@ fn submitted(comune: &str) -> Envelope {
     )
 }
 
-async fn decisions(database: &TestDatabase) -> Vec<(String, Option<String>, String)> {
+async fn decisions(database: &TestDatabase) -> Vec<(String, String, String)> {
     let pool = database.connect().await.unwrap();
     sqlx::query_as(
-        "SELECT request_id::text, office_code, rule FROM routing_decisions ORDER BY decided_at",
+        "SELECT request_id::text, office_code, rule FROM routing_decisions ORDER BY sequence",
     )
     .fetch_all(&pool)
     .await
@@ -117,8 +126,8 @@ async fn a_submitted_request_is_routed_to_the_sede_of_its_province() {
         stored,
         vec![(
             event.request_id.clone(),
-            Some("SEDE-MI".into()),
-            "province:MI".into()
+            "SEDE-MI".to_owned(),
+            "province:MI".to_owned()
         )]
     );
     harness.service.shutdown().await.unwrap();
@@ -188,28 +197,55 @@ async fn a_poison_event_is_dead_lettered_and_does_not_stall_the_queue() {
 }
 
 #[tokio::test]
-async fn a_request_no_rule_covers_is_kept_and_announced() {
+async fn a_request_no_rule_covers_goes_to_a_fallback_queue_and_is_announced() {
     let harness = start().await;
+    // The demo directory without its catch-all polo for residents abroad.
+    let demo = std::fs::read_to_string(combipat_testkit::demo_directory()).unwrap();
+    let without_abroad = demo
+        .replace("version: demo-2026-11-22", "version: no-abroad-1")
+        .replace(
+            "  - { id: estero, office: POLO-ESTERO, abroad: true }\n",
+            "",
+        );
+    let mut client = RouterClient::new(grpc_channel(harness.service.grpc_addr).await.unwrap());
+    client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: without_abroad,
+                    activate: true,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
     let mut unroutable = harness.bus.observe("request.unroutable").await.unwrap();
-    let event = submitted("Z133"); // resident in Switzerland: no polo configured yet
+    let event = submitted("Z110"); // resident in France: no polo in this directory
     harness.bus.publish_envelope(&event).await.unwrap();
 
     let out = unroutable.next(WAIT).await.unwrap();
     let Some(Payload::RequestUnroutable(payload)) = out.payload else {
         panic!("{out:?}")
     };
-    assert!(payload.reason.contains("SVIZZERA"), "{}", payload.reason);
+    assert!(payload.reason.contains("FRANCIA"), "{}", payload.reason);
+    assert_eq!(payload.fallback_office.unwrap().code, "FALLBACK-ESTERO");
+    assert_eq!(payload.ruleset_version, "no-abroad-1");
     assert_eq!(
         decisions(&harness.database).await,
-        vec![(event.request_id.clone(), None, "none".into())]
+        vec![(
+            event.request_id.clone(),
+            "FALLBACK-ESTERO".to_owned(),
+            "none".to_owned()
+        )]
     );
-    let bus = harness.bus.clone();
-    eventually(WAIT, || {
-        let bus = bus.clone();
-        async move { Ok((bus.queue_depth("router.unroutable").await? == 1).then_some(())) }
-    })
-    .await
-    .unwrap();
+    let text = harness.service.metrics().await.unwrap();
+    assert!(
+        text.contains("combipat_routing_decisions_total{outcome=\"unroutable\",rule=\"none\"} 1"),
+        "{text}"
+    );
     harness.service.shutdown().await.unwrap();
 }
 

@@ -12,7 +12,7 @@ pub use broker::Broker;
 pub use consumer::{EventHandler, HandleError, run_consumer};
 pub use envelope::{EnvelopeExt, new_envelope};
 pub use publisher::{OutgoingMessage, PublishError, publish_confirmed};
-pub use topology::{QueueNames, QueueSpec, declare_exchange, declare_parking_queue, declare_queue};
+pub use topology::{QueueNames, QueueSpec, declare_exchange, declare_queue};
 
 /// AMQP header with the number of failed attempts so far.
 pub const ATTEMPT_HEADER: &str = "x-combipat-attempt";

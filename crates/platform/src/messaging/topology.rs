@@ -109,19 +109,6 @@ pub async fn declare_queue(
     Ok(names)
 }
 
-/// Declares a queue that keeps events for people or a later consumer, with no consumer of
-/// its own (so no retry or dead-letter queues), bound to its routing keys.
-pub async fn declare_parking_queue(
-    channel: &Channel,
-    broker: &Broker,
-    spec: &QueueSpec,
-) -> lapin::Result<String> {
-    let name = broker.queue_name(spec.name);
-    declare_quorum(channel, broker, &name, FieldTable::default()).await?;
-    bind(channel, broker, &name, spec.bindings).await?;
-    Ok(name)
-}
-
 async fn bind(channel: &Channel, broker: &Broker, queue: &str, keys: &[&str]) -> lapin::Result<()> {
     for key in keys {
         channel

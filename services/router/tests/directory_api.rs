@@ -1,0 +1,492 @@
+//! The Router API over the demo directory: precedence, offices, loading and activation
+//! across replicas, explanations and transfers.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
+
+use std::time::Duration;
+
+use combipat_platform::auth::Role;
+use combipat_platform::messaging::new_envelope;
+use combipat_platform::time::timestamp_now;
+use combipat_proto::common::v1::{Filer, Motivo, RequestSummary};
+use combipat_proto::events::v1::RequestSubmitted;
+use combipat_proto::events::v1::envelope::Payload;
+use combipat_proto::router::v1::router_client::RouterClient;
+use combipat_proto::router::v1::{
+    ActivateDirectoryRequest, ExplainRequest, GetOfficeRequest, ListOfficesRequest,
+    LoadDirectoryRequest, PreviewRouteRequest, RecordTransferRequest,
+};
+use combipat_testkit::{
+    TestBus, TestDatabase, TestService, demo_directory, eventually, grpc_channel, overrides, token,
+    with_token,
+};
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn start(database: &TestDatabase, bus: &TestBus) -> (TestService, RouterClient<Channel>) {
+    let service = TestService::start::<combipat_router::Service>(&overrides(database, bus))
+        .await
+        .unwrap();
+    let client = RouterClient::new(grpc_channel(service.grpc_addr).await.unwrap());
+    (service, client)
+}
+
+fn admin() -> String {
+    token(Role::Admin, &[]).unwrap()
+}
+
+fn official(office: &str) -> String {
+    token(Role::Funzionario, &[("inps_office", office)]).unwrap()
+}
+
+async fn preview(
+    client: &mut RouterClient<Channel>,
+    comune: &str,
+    topic: &str,
+) -> (String, String) {
+    let response = client
+        .preview_route(
+            with_token(
+                PreviewRouteRequest {
+                    comune_residenza: comune.into(),
+                    topic: topic.into(),
+                    motivo: Motivo::RichiestaGenerica as i32,
+                },
+                &official("SEDE-MI"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    (response.office.unwrap().code, response.rule)
+}
+
+#[tokio::test]
+async fn precedence_polo_then_agenzia_then_sede() {
+    let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
+    let (service, mut client) = start(&database, &bus).await;
+    let cases = [
+        ("E514", "pensioni", "AG-MI-LEGNANO", "agenzia:AG-MI-LEGNANO"), // Legnano: its agenzia
+        (
+            "E514",
+            "estratto_conto_riscatti",
+            "POLO-RISCATTI-NORD",
+            "polo:riscatti-nord",
+        ), // polo beats agenzia
+        ("F205", "pensioni", "SEDE-MI", "province:MI"),                 // Milano: the sede
+        (
+            "F205",
+            "bonus_asilo_nido",
+            "POLO-ASILO-NIDO",
+            "polo:asilo-nido",
+        ),
+        (
+            "H501",
+            "estratto_conto_riscatti",
+            "POLO-RISCATTI-CENTRO-SUD",
+            "polo:riscatti-centro-sud",
+        ),
+        ("Z133", "pensioni", "SEDE-BG", "polo:estero-svizzera"), // Svizzera -> Bergamo
+        ("Z401", "pensioni", "SEDE-AQ", "polo:estero-canada"),   // Canada -> L'Aquila
+        ("Z103", "pensioni", "AG-RM-TUSCOLANO", "polo:estero-belgio"), // Belgio -> Roma Tuscolano
+        ("Z110", "pensioni", "POLO-ESTERO", "polo:estero"),      // the rest of the world
+    ];
+    for (comune, topic, office, rule) in cases {
+        assert_eq!(
+            preview(&mut client, comune, topic).await,
+            (office.to_owned(), rule.to_owned()),
+            "{comune} {topic}"
+        );
+    }
+    let ceased = client
+        .preview_route(
+            with_token(
+                PreviewRouteRequest {
+                    comune_residenza: "A003".into(),
+                    topic: "pensioni".into(),
+                    motivo: 3,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(ceased.code(), Code::InvalidArgument);
+    service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn offices_are_listed_and_described() {
+    let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
+    let (service, mut client) = start(&database, &bus).await;
+    let lombardia = client
+        .list_offices(
+            with_token(
+                ListOfficesRequest {
+                    region_code: "03".into(),
+                    kind: "sede_provinciale".into(),
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(lombardia.offices.len(), 12);
+    assert_eq!(lombardia.ruleset_version, "demo-2026-11-22");
+    let bergamo = client
+        .get_office(
+            with_token(
+                GetOfficeRequest {
+                    code: "SEDE-BG".into(),
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (bergamo.region_name.as_str(), bergamo.parent_code.as_str()),
+        ("Lombardia", "DR-LOMBARDIA")
+    );
+    let missing = client
+        .get_office(
+            with_token(
+                GetOfficeRequest {
+                    code: "SEDE-XX".into(),
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_invalid_directory_is_refused_whole_and_only_admins_load() {
+    let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
+    let (service, mut client) = start(&database, &bus).await;
+    let demo = std::fs::read_to_string(demo_directory()).unwrap();
+    let broken = demo
+        .replace("version: demo-2026-11-22", "version: broken-1")
+        .replace("provinces: [BG]", "provinces: [XX]");
+    let status = client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: broken,
+                    activate: true,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let problems: Vec<String> = status
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.description)
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("`XX` is not the sigla of an active province")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("have no sede: BG")),
+        "{problems:?}"
+    );
+    let pool = database.connect().await.unwrap();
+    let versions: Vec<String> = sqlx::query_scalar("SELECT version FROM rulesets")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, ["demo-2026-11-22"]);
+
+    let refused = client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: demo.clone(),
+                    activate: false,
+                },
+                &official("SEDE-MI"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let again = client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: demo.clone(),
+                    activate: false,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.already_loaded);
+    let conflict = demo.replace("Direzione provinciale di Bergamo", "Sede di Bergamo");
+    let status = client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: conflict,
+                    activate: false,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+    service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_replica_switches_to_a_newly_activated_ruleset() {
+    let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
+    let (first, mut first_client) = start(&database, &bus).await;
+    let (second, mut second_client) = start(&database, &bus).await;
+    // Version 2 gives Legnano's comuni back to the sede of Milano.
+    let demo = std::fs::read_to_string(demo_directory()).unwrap();
+    let version_two = demo
+        .replace("version: demo-2026-11-22", "version: demo-2")
+        .replace("comuni: [E514, G324, B593, I409], ", "");
+    first_client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: version_two,
+                    activate: false,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        preview(&mut second_client, "E514", "pensioni").await.0,
+        "AG-MI-LEGNANO",
+        "loading alone must not switch"
+    );
+    first_client
+        .activate_directory(
+            with_token(
+                ActivateDirectoryRequest {
+                    version: "demo-2".into(),
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    // The other replica learns of it from the activation notice, not from its 30 s poll.
+    let client = second_client.clone();
+    eventually(Duration::from_secs(5), || {
+        let mut client = client.clone();
+        async move { Ok((preview(&mut client, "E514", "pensioni").await.0 == "SEDE-MI").then_some(())) }
+    })
+    .await
+    .unwrap();
+    let unknown = first_client
+        .activate_directory(
+            with_token(
+                ActivateDirectoryRequest {
+                    version: "nope".into(),
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    first.shutdown().await.unwrap();
+    second.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_transfer_is_validated_recorded_explained_and_announced() {
+    let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
+    let (service, mut client) = start(&database, &bus).await;
+    let probe = bus.clone();
+    eventually(WAIT, || {
+        let probe = probe.clone();
+        async move { Ok(probe.queue_depth(combipat_router::QUEUE.name).await.ok()) }
+    })
+    .await
+    .unwrap();
+    let mut routed = bus.observe("request.routed").await.unwrap();
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let summary = RequestSummary {
+        request_id: request_id.clone(),
+        protocol_number: "CP-2026-00000042".into(),
+        motivo: Motivo::RichiestaGenerica as i32,
+        codice_fiscale: "RSSMRA85T10A562S".into(),
+        comune_residenza: "F205".into(),
+        topic: "pensioni".into(),
+        subject: "Oggetto".into(),
+        filer: Some(Filer {
+            patronato: "INCA".into(),
+            patronato_office: "INCA-MI-01".into(),
+            operator_id: "op".into(),
+        }),
+        submitted_at: Some(timestamp_now()),
+        attachments: vec![],
+    };
+    bus.publish_envelope(&new_envelope(
+        "intake",
+        &request_id,
+        Payload::RequestSubmitted(RequestSubmitted {
+            request: Some(summary),
+        }),
+    ))
+    .await
+    .unwrap();
+    let first = routed.next(WAIT).await.unwrap();
+    let Some(Payload::RequestRouted(first)) = first.payload else {
+        panic!()
+    };
+
+    let transfer = |office: &str, to: &str, reason: &str| {
+        with_token(
+            RecordTransferRequest {
+                request_id: request_id.clone(),
+                to_office_code: to.into(),
+                reason: reason.into(),
+            },
+            &official(office),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        client
+            .record_transfer(transfer("SEDE-TO", "SEDE-TO", "not ours"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        client
+            .record_transfer(transfer("SEDE-MI", "SEDE-XX", "typo"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        client
+            .record_transfer(transfer("SEDE-MI", "SEDE-TO", " "))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        client
+            .record_transfer(transfer("SEDE-MI", "SEDE-MI", "same"))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::FailedPrecondition
+    );
+    let moved = client
+        .record_transfer(transfer(
+            "SEDE-MI",
+            "SEDE-TO",
+            "residente a Torino da maggio",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.office.unwrap().code, "SEDE-TO");
+
+    let second = routed.next(WAIT).await.unwrap();
+    let Some(Payload::RequestRouted(second)) = second.payload else {
+        panic!()
+    };
+    assert_eq!(second.kind, "transfer");
+    assert_eq!(second.rule, "transfer:SEDE-MI");
+    assert!(second.decision_sequence > first.decision_sequence);
+    assert_eq!(second.request.unwrap().protocol_number, "CP-2026-00000042");
+
+    let explained = client
+        .explain(
+            with_token(
+                ExplainRequest {
+                    request_id: request_id.clone(),
+                },
+                &official("SEDE-TO"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(explained.protocol_number, "CP-2026-00000042");
+    let steps: Vec<(String, String)> = explained
+        .decisions
+        .iter()
+        .map(|d| (d.kind.clone(), d.office.clone().unwrap().code))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("automatic".to_owned(), "SEDE-MI".to_owned()),
+            ("transfer".to_owned(), "SEDE-TO".to_owned())
+        ]
+    );
+    assert!(
+        explained.decisions[0].explanation.contains("MILANO"),
+        "{}",
+        explained.decisions[0].explanation
+    );
+    assert!(
+        explained.decisions[1]
+            .explanation
+            .contains("residente a Torino")
+    );
+    let operator = token(
+        Role::Operatore,
+        &[("patronato", "INCA"), ("patronato_office", "INCA-MI-01")],
+    )
+    .unwrap();
+    let refused = client
+        .explain(with_token(ExplainRequest { request_id }, &operator).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    service.shutdown().await.unwrap();
+}
