@@ -53,7 +53,7 @@ impl TestBus {
             retry_delays_ms: vec![100, 200],
             delivery_limit: 20,
             reconnect_delay_ms: 200,
-            queue_expires_ms: Some(600_000),
+            queue_expires_ms: Some(60_000),
         }
     }
 
@@ -129,8 +129,33 @@ impl TestBus {
         })
     }
 
+    /// Waits until a service consumes `queue` (name without the prefix): by then its
+    /// topology, bindings included, is declared, so a publish cannot be unroutable.
+    pub async fn wait_for_consumer(&self, queue: &str) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if self
+                .queue_state(queue)
+                .await
+                .is_ok_and(|(_, consumers)| consumers > 0)
+            {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "nobody consumes {queue} after 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Messages waiting in one of the services' queues (name without the prefix).
     pub async fn queue_depth(&self, queue: &str) -> anyhow::Result<u32> {
+        Ok(self.queue_state(queue).await?.0)
+    }
+
+    /// (messages, consumers) of one of the services' queues.
+    async fn queue_state(&self, queue: &str) -> anyhow::Result<(u32, u32)> {
         let (connection, channel) = self.channel().await?;
         let declared = channel
             .queue_declare(
@@ -143,7 +168,7 @@ impl TestBus {
             )
             .await?;
         connection.close(200, "done".into()).await?;
-        Ok(declared.message_count())
+        Ok((declared.message_count(), declared.consumer_count()))
     }
 }
 

@@ -40,7 +40,7 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
         ("database.max_connections", "5".to_owned()),
         ("amqp.exchange", bus.exchange.clone()),
         ("amqp.queue_prefix", bus.queue_prefix.clone()),
-        ("amqp.queue_expires_ms", "600000".to_owned()),
+        ("amqp.queue_expires_ms", "60000".to_owned()),
         ("amqp.retry_delays_ms", "100,200".to_owned()),
         ("outbox.poll_interval_ms", "100".to_owned()),
         ("shutdown.deadline_ms", "5000".to_owned()),

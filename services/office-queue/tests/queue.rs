@@ -37,18 +37,9 @@ async fn start() -> Harness {
     let service = TestService::start::<combipat_office_queue::Service>(&overrides(&database, &bus))
         .await
         .unwrap();
-    let probe = bus.clone();
-    eventually(WAIT, || {
-        let probe = probe.clone();
-        async move {
-            Ok(probe
-                .queue_depth(combipat_office_queue::QUEUE.name)
-                .await
-                .ok())
-        }
-    })
-    .await
-    .unwrap();
+    bus.wait_for_consumer(combipat_office_queue::QUEUE.name)
+        .await
+        .unwrap();
     let client = OfficeQueueClient::new(grpc_channel(service.grpc_addr).await.unwrap());
     Harness {
         bus,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use combipat_domain::region_name;
+use combipat_domain::{province_name, region_name};
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::time::to_timestamp;
@@ -78,6 +78,12 @@ fn office_message(office: &Office) -> OfficeMessage {
         region_code: office.region.clone(),
         region_name: region_name(&office.region).unwrap_or_default().to_owned(),
         province_code: office.province.clone().unwrap_or_default(),
+        province_name: office
+            .province
+            .as_deref()
+            .and_then(province_name)
+            .unwrap_or_default()
+            .to_owned(),
         parent_code: office.parent.clone().unwrap_or_default(),
     }
 }

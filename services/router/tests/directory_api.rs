@@ -159,8 +159,12 @@ async fn offices_are_listed_and_described() {
         .unwrap()
         .into_inner();
     assert_eq!(
-        (bergamo.region_name.as_str(), bergamo.parent_code.as_str()),
-        ("Lombardia", "DR-LOMBARDIA")
+        (
+            bergamo.region_name.as_str(),
+            bergamo.province_name.as_str(),
+            bergamo.parent_code.as_str()
+        ),
+        ("Lombardia", "Bergamo", "DR-LOMBARDIA")
     );
     let missing = client
         .get_office(
@@ -340,13 +344,9 @@ async fn every_replica_switches_to_a_newly_activated_ruleset() {
 async fn a_transfer_is_validated_recorded_explained_and_announced() {
     let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
     let (service, mut client) = start(&database, &bus).await;
-    let probe = bus.clone();
-    eventually(WAIT, || {
-        let probe = probe.clone();
-        async move { Ok(probe.queue_depth(combipat_router::QUEUE.name).await.ok()) }
-    })
-    .await
-    .unwrap();
+    bus.wait_for_consumer(combipat_router::QUEUE.name)
+        .await
+        .unwrap();
     let mut routed = bus.observe("request.routed").await.unwrap();
     let request_id = uuid::Uuid::now_v7().to_string();
     let summary = RequestSummary {

@@ -37,13 +37,9 @@ async fn start() -> Harness {
         .await
         .unwrap();
     // The consumer declares its queue shortly after start; wait for it before publishing.
-    let probe = bus.clone();
-    eventually(WAIT, || {
-        let probe = probe.clone();
-        async move { Ok(probe.queue_depth(combipat_router::QUEUE.name).await.ok()) }
-    })
-    .await
-    .unwrap();
+    bus.wait_for_consumer(combipat_router::QUEUE.name)
+        .await
+        .unwrap();
     Harness {
         bus,
         database,

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use combipat_domain::{Residence, ResidenceError, Territory, region_name};
+use combipat_domain::{Residence, ResidenceError, Territory, province_name, region_name};
 
 use super::OfficeKind;
 
@@ -125,7 +125,8 @@ impl Place {
                 province,
                 region,
             } => format!(
-                "resident in {name} ({belfiore}, province {province}, {})",
+                "resident in {name} ({belfiore}, province of {} ({province}), {})",
+                province_name(province).unwrap_or(province),
                 region_name(region).unwrap_or(region)
             ),
             Place::Abroad { state, name } => format!("resident abroad in {name} ({state})"),
