@@ -1,4 +1,5 @@
-//! The command line every service binary shares: `serve` (the default) and `migrate`.
+//! The command line every service binary shares: `serve` (the default), `migrate`, and
+//! `admin ...` for the service's own administration commands.
 
 use std::process::ExitCode;
 

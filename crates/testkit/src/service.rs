@@ -18,6 +18,13 @@ impl TestService {
     pub async fn start<S: ServiceDefinition>(
         overrides: &[(String, String)],
     ) -> anyhow::Result<Self> {
+        // Logs go to the test's captured output, shown when the test fails.
+        let _already_installed = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".to_owned()),
+            )
+            .try_init();
         let settings = combipat_platform::load_settings::<S>(overrides)?;
         Ok(Self::spawn(combipat_platform::start::<S>(settings).await?))
     }

@@ -16,8 +16,11 @@ pub async fn run(rulesets: &Rulesets, args: &[String]) -> anyhow::Result<()> {
         ["directory", "activate", version] => Ok(rulesets.activate(version, "admin-cli").await?),
         ["directory", "list"] => {
             for (version, loaded_at, active) in rulesets.versions().await? {
-                let marker = if active { " (active)" } else { "" };
-                tracing::info!(ruleset.version = %version, loaded_at = %loaded_at, "{version}{marker}");
+                let marker = if active { "  (active)" } else { "" };
+                #[allow(clippy::print_stdout, reason = "the listing is this command's output")]
+                {
+                    println!("{version}  loaded {loaded_at}{marker}");
+                }
             }
             Ok(())
         }

@@ -166,8 +166,7 @@ impl Router for RouterApi {
         let caller = principal(&request)?;
         if caller.role == Role::Operatore {
             return Err(ApiError::PermissionDenied(
-                "routing explanations are for INPS staff; operators see the destination in intake"
-                    .to_owned(),
+                "routing explanations are for INPS staff".to_owned(),
             )
             .into());
         }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use combipat_domain::Territory;
+use combipat_platform::messaging::run_consumer;
 use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::router::v1::router_server::RouterServer;
@@ -64,14 +65,25 @@ impl ServiceDefinition for Service {
         let interval = Duration::from_millis(own.directory.reload_interval_ms.max(100));
         let watcher = Arc::clone(&rulesets);
         context.add_background(move |stop| Box::pin(watcher.watch(interval, stop)));
-        context.add_consumer(
-            QUEUE,
-            Arc::new(consumer::SubmittedHandler {
-                pool: context.pool.clone(),
-                rulesets: Arc::clone(&rulesets),
-                outbox: context.outbox.clone(),
-            }),
+        let handler = Arc::new(consumer::SubmittedHandler {
+            pool: context.pool.clone(),
+            rulesets: Arc::clone(&rulesets),
+            outbox: context.outbox.clone(),
+        });
+        let (broker, deadline, gate) = (
+            context.broker.clone(),
+            context.settings.shutdown.deadline(),
+            Arc::clone(&rulesets),
         );
+        context.add_background(move |stop| {
+            Box::pin(async move {
+                // Without a ruleset every request would go round the retry queues into the
+                // dead-letter queue; they wait in the queue until one is active instead.
+                if gate.wait_until_active(&stop).await {
+                    run_consumer(broker, QUEUE, handler, stop, deadline).await;
+                }
+            })
+        });
         let api = api::RouterApi {
             pool: context.pool.clone(),
             rulesets,

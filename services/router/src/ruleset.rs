@@ -197,6 +197,19 @@ impl Rulesets {
         }
     }
 
+    /// Resolves once a ruleset is active (true), or when `stop` is cancelled first (false).
+    pub async fn wait_until_active(&self, stop: &CancellationToken) -> bool {
+        loop {
+            if self.current().is_some() {
+                return true;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return false,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
     pub async fn versions(
         &self,
     ) -> Result<Vec<(String, chrono::DateTime<chrono::Utc>, bool)>, RulesetError> {

@@ -159,6 +159,25 @@ pub fn build_index(
         }
     }
 
+    // A sede answers to the direzione of its own region.
+    for (index, entry) in file.offices.iter().enumerate() {
+        let parent = entry.parent.as_ref().and_then(|parent| offices.get(parent));
+        let province = entry
+            .provinces
+            .first()
+            .and_then(|province| province_region.get(province.as_str()));
+        if let (OfficeKind::SedeProvinciale, Some(parent), Some(region)) =
+            (entry.kind, parent, province)
+            && parent.kind == OfficeKind::DirezioneRegionale
+            && parent.region != *region
+        {
+            errors.push(format!(
+                "offices[{index}] ({}): its provinces are in region {region} but its parent {} is the direzione of region {}",
+                entry.code, parent.code, parent.region
+            ));
+        }
+    }
+
     for code in (1..=20).map(|n| format!("{n:02}")) {
         if !direzione_by_region.contains_key(&code) {
             errors.push(format!(
@@ -284,7 +303,13 @@ fn polo_rule(
                 Err(error) => errors.push(format!("{at}: foreign state {code}: {error}")),
             }
         }
-        Area::ForeignStates(entry.foreign_states.iter().cloned().collect())
+        Area::ForeignStates(
+            entry
+                .foreign_states
+                .iter()
+                .map(|code| code.trim().to_ascii_uppercase())
+                .collect(),
+        )
     } else if !entry.regions.is_empty() {
         for region in &entry.regions {
             if region_name(region).is_none() {
@@ -293,7 +318,13 @@ fn polo_rule(
                 ));
             }
         }
-        Area::Regions(entry.regions.iter().cloned().collect())
+        Area::Regions(
+            entry
+                .regions
+                .iter()
+                .map(|region| region.trim().to_owned())
+                .collect(),
+        )
     } else if entry.national {
         Area::National
     } else {
