@@ -490,3 +490,70 @@ async fn a_transfer_is_validated_recorded_explained_and_announced() {
     assert_eq!(refused.code(), Code::PermissionDenied);
     service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn without_an_active_ruleset_requests_wait_in_the_queue_until_one_is_activated() {
+    let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
+    let mut settings = overrides(&database, &bus);
+    settings.retain(|(key, _)| key != "directory.bootstrap_path");
+    let service = TestService::start::<combipat_router::Service>(&settings)
+        .await
+        .unwrap();
+    let mut client = RouterClient::new(grpc_channel(service.grpc_addr).await.unwrap());
+    let unavailable = client
+        .list_offices(with_token(ListOfficesRequest::default(), &admin()).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(unavailable.code(), Code::Unavailable);
+
+    // Router does not consume before a ruleset is active (its queue is not even declared on
+    // a first deployment), so nothing can be routed blindly or dead-lettered meanwhile.
+    let mut routed = bus.observe("request.routed").await.unwrap();
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let summary = RequestSummary {
+        request_id: request_id.clone(),
+        protocol_number: "CP-2026-00000100".into(),
+        motivo: Motivo::RichiestaGenerica as i32,
+        codice_fiscale: "RSSMRA85T10A562S".into(),
+        comune_residenza: "F205".into(),
+        topic: "pensioni".into(),
+        subject: "Oggetto".into(),
+        filer: None,
+        submitted_at: Some(timestamp_now()),
+        attachments: vec![],
+    };
+    let event = new_envelope(
+        "intake",
+        &request_id,
+        Payload::RequestSubmitted(RequestSubmitted {
+            request: Some(summary),
+        }),
+    );
+    assert!(
+        bus.queue_depth(combipat_router::QUEUE.name).await.is_err(),
+        "nothing consumes before a ruleset is active"
+    );
+
+    let demo = std::fs::read_to_string(demo_directory()).unwrap();
+    client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: demo,
+                    activate: true,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    bus.wait_for_consumer(combipat_router::QUEUE.name)
+        .await
+        .unwrap();
+    bus.publish_envelope(&event).await.unwrap();
+    let out = routed.next(WAIT).await.unwrap();
+    assert_eq!(out.request_id, request_id);
+    assert_eq!(bus.queue_depth("router.requests.dlq").await.unwrap(), 0);
+    service.shutdown().await.unwrap();
+}

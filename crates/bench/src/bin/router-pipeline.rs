@@ -9,6 +9,8 @@
 //! Usage: router-pipeline [MESSAGES [RATE]]   (default 20000, as fast as confirms allow; with
 //! RATE, open loop at RATE messages per second). Needs `just setup`.
 
+#![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

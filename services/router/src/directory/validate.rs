@@ -463,6 +463,21 @@ mod tests {
     }
 
     #[test]
+    fn a_sede_must_answer_to_the_direzione_of_its_region() {
+        let yaml = demo().replace(
+            "code: SEDE-BG, kind: sede_provinciale, parent: DR-LOMBARDIA",
+            "code: SEDE-BG, kind: sede_provinciale, parent: DR-LAZIO",
+        );
+        let errors = errors_of(&yaml);
+        assert!(
+            errors
+                .iter()
+                .any(|error| error.contains("SEDE-BG") && error.contains("parent DR-LAZIO")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn unknown_fields_are_refused_by_the_parser() {
         let error = parse("version: v1\noffices: []\nofices: []\n").unwrap_err();
         assert!(error.contains("unknown field `ofices`"), "{error}");
