@@ -23,6 +23,15 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Move dead-lettered events back to their queue once the cause is fixed, e.g.
+    /// `replay-dead-letters router.requests`.
+    ReplayDeadLetters {
+        /// The consuming queue, without the configured prefix.
+        queue: String,
+        /// Move at most this many.
+        #[arg(long, default_value_t = u64::MAX)]
+        limit: u64,
+    },
     /// The service's own administration commands (e.g. router: `admin directory load FILE`).
     Admin {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -73,6 +82,12 @@ pub fn main<S: ServiceDefinition>() -> ExitCode {
         let outcome = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve::<S>(settings).await,
             Command::Migrate => migrate::<S>(&settings).await,
+            Command::ReplayDeadLetters { queue, limit } => {
+                let broker = crate::messaging::Broker::new(S::NAME, settings.platform.amqp.clone());
+                crate::messaging::replay_dead_letters(&broker, &queue, limit)
+                    .await
+                    .map(|moved| tracing::info!(moved, queue = %queue, "dead letters replayed"))
+            }
             Command::Admin { args } => S::admin(settings.service, settings.platform, args).await,
         };
         match outcome {

@@ -44,7 +44,8 @@ impl TestBus {
         Ok((connection, channel))
     }
 
-    fn amqp_settings(&self) -> AmqpSettings {
+    /// Settings for platform code that talks to this bus directly (e.g. a replay).
+    pub fn amqp_settings(&self) -> AmqpSettings {
         AmqpSettings {
             url: AMQP_URL.to_owned().into(),
             exchange: self.exchange.clone(),

@@ -246,7 +246,7 @@ async fn a_request_no_rule_covers_goes_to_a_fallback_queue_and_is_announced() {
 }
 
 #[tokio::test]
-async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
+async fn an_event_that_keeps_failing_is_retried_dead_lettered_and_replayed() {
     let harness = start().await;
     // Every attempt now fails with a database error: a transient failure that never clears.
     let pool = harness.database.connect().await.unwrap();
@@ -294,6 +294,28 @@ async fn an_event_that_keeps_failing_is_retried_then_dead_lettered() {
     assert_eq!(
         outbox, 0,
         "a failed event must not leave a routed event behind"
+    );
+
+    // Once the cause is fixed, the replay command brings the event back and it is routed.
+    sqlx::query("ALTER TABLE routing_decisions_away RENAME TO routing_decisions")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut routed = harness.bus.observe("request.routed").await.unwrap();
+    let broker = combipat_platform::messaging::Broker::new("test", harness.bus.amqp_settings());
+    let moved = combipat_platform::messaging::replay_dead_letters(&broker, "router.requests", 100)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let out = routed.next(WAIT).await.unwrap();
+    assert!(matches!(out.payload, Some(Payload::RequestRouted(_))));
+    assert_eq!(
+        harness
+            .bus
+            .queue_depth("router.requests.dlq")
+            .await
+            .unwrap(),
+        0
     );
     harness.service.shutdown().await.unwrap();
 }

@@ -6,12 +6,14 @@ mod broker;
 mod consumer;
 mod envelope;
 mod publisher;
+mod replay;
 mod topology;
 
 pub use broker::Broker;
 pub use consumer::{EventHandler, HandleError, run_consumer};
 pub use envelope::{EnvelopeExt, new_envelope};
 pub use publisher::{OutgoingMessage, PublishError, publish_confirmed};
+pub use replay::replay_dead_letters;
 pub use topology::{QueueNames, QueueSpec, declare_exchange, declare_queue};
 
 /// AMQP header with the number of failed attempts so far.
