@@ -3,6 +3,7 @@
 
 mod bus;
 mod database;
+mod fixtures;
 mod service;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use combipat_platform::auth::{Claims, Role, sign};
 
 pub use bus::{Observer, TestBus};
 pub use database::TestDatabase;
+pub use fixtures::{request_summary, submitted_event};
 pub use service::{TestService, grpc_channel, http_get, with_token};
 
 /// The workspace root.

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use combipat_platform::auth::Role;
 use combipat_platform::messaging::new_envelope;
-use combipat_platform::time::timestamp_now;
 use combipat_proto::common::v1::{Filer, Motivo, OfficeRef, Provenance, RequestSummary};
 use combipat_proto::events::v1::RequestRouted;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::officequeue::v1::ListItemsRequest;
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
 use combipat_testkit::{
-    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, token, with_token,
+    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, request_summary,
+    token, with_token,
 };
 use tonic::Code;
 use tonic::transport::Channel;
@@ -71,19 +71,13 @@ fn decision(
         Payload::RequestRouted(RequestRouted {
             request: Some(RequestSummary {
                 request_id: request_id.clone(),
-                protocol_number: protocol_number.into(),
                 motivo: Motivo::InfoPagamenti as i32,
-                codice_fiscale: "RSSMRA85T10A562S".into(),
-                comune_residenza: "F205".into(),
-                topic: "assegno_unico".into(),
-                subject: "Pagamento".into(),
                 filer: Some(Filer {
                     patronato: "ACLI".into(),
                     patronato_office: "ACLI-MI-1".into(),
                     operator_id: "op".into(),
                 }),
-                submitted_at: Some(timestamp_now()),
-                attachments: vec![],
+                ..request_summary("F205", "assegno_unico", protocol_number)
             }),
             office: Some(OfficeRef {
                 code: office.into(),

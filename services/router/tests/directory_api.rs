@@ -11,10 +11,7 @@
 use std::time::Duration;
 
 use combipat_platform::auth::Role;
-use combipat_platform::messaging::new_envelope;
-use combipat_platform::time::timestamp_now;
-use combipat_proto::common::v1::{Filer, Motivo, RequestSummary};
-use combipat_proto::events::v1::RequestSubmitted;
+use combipat_proto::common::v1::Motivo;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::router::v1::router_client::RouterClient;
 use combipat_proto::router::v1::{
@@ -22,8 +19,8 @@ use combipat_proto::router::v1::{
     LoadDirectoryRequest, PreviewRouteRequest, RecordTransferRequest,
 };
 use combipat_testkit::{
-    TestBus, TestDatabase, TestService, demo_directory, eventually, grpc_channel, overrides, token,
-    with_token,
+    TestBus, TestDatabase, TestService, demo_directory, eventually, grpc_channel, overrides,
+    request_summary, submitted_event, token, with_token,
 };
 use tonic::Code;
 use tonic::transport::Channel;
@@ -348,32 +345,11 @@ async fn a_transfer_is_validated_recorded_explained_and_announced() {
         .await
         .unwrap();
     let mut routed = bus.observe("request.routed").await.unwrap();
-    let request_id = uuid::Uuid::now_v7().to_string();
-    let summary = RequestSummary {
-        request_id: request_id.clone(),
-        protocol_number: "CP-2026-00000042".into(),
-        motivo: Motivo::RichiestaGenerica as i32,
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        comune_residenza: "F205".into(),
-        topic: "pensioni".into(),
-        subject: "Oggetto".into(),
-        filer: Some(Filer {
-            patronato: "INCA".into(),
-            patronato_office: "INCA-MI-01".into(),
-            operator_id: "op".into(),
-        }),
-        submitted_at: Some(timestamp_now()),
-        attachments: vec![],
-    };
-    bus.publish_envelope(&new_envelope(
-        "intake",
-        &request_id,
-        Payload::RequestSubmitted(RequestSubmitted {
-            request: Some(summary),
-        }),
-    ))
-    .await
-    .unwrap();
+    let summary = request_summary("F205", "pensioni", "CP-2026-00000042");
+    let request_id = summary.request_id.clone();
+    bus.publish_envelope(&submitted_event(summary))
+        .await
+        .unwrap();
     let first = routed.next(WAIT).await.unwrap();
     let Some(Payload::RequestRouted(first)) = first.payload else {
         panic!()
@@ -509,26 +485,9 @@ async fn without_an_active_ruleset_requests_wait_in_the_queue_until_one_is_activ
     // Router does not consume before a ruleset is active (its queue is not even declared on
     // a first deployment), so nothing can be routed blindly or dead-lettered meanwhile.
     let mut routed = bus.observe("request.routed").await.unwrap();
-    let request_id = uuid::Uuid::now_v7().to_string();
-    let summary = RequestSummary {
-        request_id: request_id.clone(),
-        protocol_number: "CP-2026-00000100".into(),
-        motivo: Motivo::RichiestaGenerica as i32,
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        comune_residenza: "F205".into(),
-        topic: "pensioni".into(),
-        subject: "Oggetto".into(),
-        filer: None,
-        submitted_at: Some(timestamp_now()),
-        attachments: vec![],
-    };
-    let event = new_envelope(
-        "intake",
-        &request_id,
-        Payload::RequestSubmitted(RequestSubmitted {
-            request: Some(summary),
-        }),
-    );
+    let summary = request_summary("F205", "pensioni", "CP-2026-00000100");
+    let request_id = summary.request_id.clone();
+    let event = submitted_event(summary);
     assert!(
         bus.queue_depth(combipat_router::QUEUE.name).await.is_err(),
         "nothing consumes before a ruleset is active"

@@ -11,15 +11,13 @@
 use std::time::Duration;
 
 use combipat_platform::auth::Role;
-use combipat_platform::messaging::new_envelope;
-use combipat_platform::time::timestamp_now;
-use combipat_proto::common::v1::{Filer, Motivo, RequestSummary};
+use combipat_proto::events::v1::Envelope;
 use combipat_proto::events::v1::envelope::Payload;
-use combipat_proto::events::v1::{Envelope, RequestSubmitted};
 use combipat_proto::router::v1::LoadDirectoryRequest;
 use combipat_proto::router::v1::router_client::RouterClient;
 use combipat_testkit::{
-    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, token, with_token,
+    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, request_summary,
+    submitted_event, token, with_token,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -52,29 +50,7 @@ fn admin() -> String {
 }
 
 fn submitted(comune: &str) -> Envelope {
-    let request_id = uuid::Uuid::now_v7().to_string();
-    new_envelope(
-        "intake",
-        &request_id,
-        Payload::RequestSubmitted(RequestSubmitted {
-            request: Some(RequestSummary {
-                request_id: request_id.clone(),
-                protocol_number: "CP-2026-00000001".into(),
-                motivo: Motivo::RichiestaGenerica as i32,
-                codice_fiscale: "RSSMRA85T10A562S".into(),
-                comune_residenza: comune.into(),
-                topic: "pensioni".into(),
-                subject: "Oggetto".into(),
-                filer: Some(Filer {
-                    patronato: "INCA".into(),
-                    patronato_office: "INCA-MI-01".into(),
-                    operator_id: "op".into(),
-                }),
-                submitted_at: Some(timestamp_now()),
-                attachments: vec![],
-            }),
-        }),
-    )
+    submitted_event(request_summary(comune, "pensioni", "CP-2026-00000001"))
 }
 
 async fn decisions(database: &TestDatabase) -> Vec<(String, String, String)> {

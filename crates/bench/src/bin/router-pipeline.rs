@@ -17,12 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use combipat_bench::{Summary, latency_histogram, results_dir};
-use combipat_platform::messaging::new_envelope;
-use combipat_platform::time::timestamp_now;
-use combipat_proto::common::v1::{Filer, Motivo, RequestSummary};
-use combipat_proto::events::v1::RequestSubmitted;
-use combipat_proto::events::v1::envelope::Payload;
-use combipat_testkit::{TestBus, TestDatabase, TestService, overrides};
+use combipat_testkit::{
+    TestBus, TestDatabase, TestService, overrides, request_summary, submitted_event,
+};
 use futures::StreamExt as _;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
@@ -71,30 +68,13 @@ async fn main() -> anyhow::Result<()> {
 
     let events: Vec<(String, Vec<u8>)> = (0..messages)
         .map(|n| {
-            let request_id = uuid::Uuid::now_v7().to_string();
-            let summary = RequestSummary {
-                request_id: request_id.clone(),
-                protocol_number: format!("CP-2026-{n:08}"),
-                motivo: Motivo::RichiestaGenerica as i32,
-                codice_fiscale: "RSSMRA85T10A562S".into(),
-                comune_residenza: RESIDENCES[n % RESIDENCES.len()].into(),
-                topic: TOPICS[n % TOPICS.len()].into(),
-                subject: "Richiesta di informazioni sulla domanda di pensione".into(),
-                filer: Some(Filer {
-                    patronato: "INCA".into(),
-                    patronato_office: "INCA-MI-01".into(),
-                    operator_id: "op".into(),
-                }),
-                submitted_at: Some(timestamp_now()),
-                attachments: vec![],
-            };
-            let envelope = new_envelope(
-                "bench",
-                &request_id,
-                Payload::RequestSubmitted(RequestSubmitted {
-                    request: Some(summary),
-                }),
+            let summary = request_summary(
+                RESIDENCES[n % RESIDENCES.len()],
+                TOPICS[n % TOPICS.len()],
+                &format!("CP-2026-{n:08}"),
             );
+            let request_id = summary.request_id.clone();
+            let envelope = submitted_event(summary);
             (request_id, envelope.encode_to_vec())
         })
         .collect();
