@@ -48,6 +48,20 @@ impl TestService {
         self.task.await?
     }
 
+    /// Waits until the service's `/metrics` has `line` (e.g. `name{label="x"} 1`).
+    pub async fn wait_for_metric(&self, line: &str) -> anyhow::Result<()> {
+        crate::eventually(std::time::Duration::from_secs(10), || async move {
+            Ok(self
+                .metrics()
+                .await?
+                .lines()
+                .any(|candidate| candidate == line)
+                .then_some(()))
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}: no metric line `{line}`"))
+    }
+
     /// The service's `/metrics` text.
     pub async fn metrics(&self) -> anyhow::Result<String> {
         http_get(self.http_addr, "/metrics").await

@@ -145,16 +145,11 @@ async fn a_routed_request_is_filed_once_in_its_office_queue() {
     assert_eq!(items[0].protocol_number, "CP-2026-00000007");
     assert_eq!(items[0].provenance, Provenance::Patronato as i32);
     assert_eq!(items[0].patronato, "ACLI");
-    let service = &harness.service;
-    eventually(WAIT, || async move {
-        Ok(service
-            .metrics()
-            .await?
-            .contains("combipat_inbox_duplicates_total{consumer=\"office-queue\"} 1")
-            .then_some(()))
-    })
-    .await
-    .unwrap();
+    harness
+        .service
+        .wait_for_metric("combipat_inbox_duplicates_total{consumer=\"office-queue\"} 1")
+        .await
+        .unwrap();
     assert_eq!(
         list(&mut harness.client, "SEDE-MI", 0, "")
             .await
@@ -307,16 +302,11 @@ async fn a_newer_decision_moves_the_item_and_an_older_one_changes_nothing() {
         .publish_envelope(&decision(&request_id, "SEDE-MI", "CP-2026-00000077", 1))
         .await
         .unwrap();
-    let service = &harness.service;
-    eventually(WAIT, || async move {
-        Ok(service
-            .metrics()
-            .await?
-            .contains("combipat_items_filed_total{outcome=\"stale\"} 1")
-            .then_some(()))
-    })
-    .await
-    .unwrap();
+    harness
+        .service
+        .wait_for_metric("combipat_items_filed_total{outcome=\"stale\"} 1")
+        .await
+        .unwrap();
     let torino = list(&mut harness.client, "SEDE-TO", 0, "").await.items;
     assert_eq!(torino.len(), 1);
     assert_eq!(torino[0].request_id, request_id);

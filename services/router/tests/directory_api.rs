@@ -366,38 +366,19 @@ async fn a_transfer_is_validated_recorded_explained_and_announced() {
         )
         .unwrap()
     };
-    assert_eq!(
-        client
-            .record_transfer(transfer("SEDE-TO", "SEDE-TO", "not ours"))
+    let refusals = [
+        ("SEDE-TO", "SEDE-TO", "not ours", Code::PermissionDenied),
+        ("SEDE-MI", "SEDE-XX", "typo", Code::InvalidArgument),
+        ("SEDE-MI", "SEDE-TO", " ", Code::InvalidArgument),
+        ("SEDE-MI", "SEDE-MI", "same", Code::FailedPrecondition),
+    ];
+    for (caller_office, to, reason, code) in refusals {
+        let refused = client
+            .record_transfer(transfer(caller_office, to, reason))
             .await
-            .unwrap_err()
-            .code(),
-        Code::PermissionDenied
-    );
-    assert_eq!(
-        client
-            .record_transfer(transfer("SEDE-MI", "SEDE-XX", "typo"))
-            .await
-            .unwrap_err()
-            .code(),
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        client
-            .record_transfer(transfer("SEDE-MI", "SEDE-TO", " "))
-            .await
-            .unwrap_err()
-            .code(),
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        client
-            .record_transfer(transfer("SEDE-MI", "SEDE-MI", "same"))
-            .await
-            .unwrap_err()
-            .code(),
-        Code::FailedPrecondition
-    );
+            .unwrap_err();
+        assert_eq!(refused.code(), code, "{caller_office} -> {to}: {refused:?}");
+    }
     let moved = client
         .record_transfer(transfer(
             "SEDE-MI",
