@@ -14,8 +14,8 @@ use std::time::Duration;
 use combipat_e2e::{OtlpSink, System};
 use combipat_platform::auth::Role;
 use combipat_proto::common::v1::Motivo;
-use combipat_proto::intake::v1::SubmitRequestRequest;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
+use combipat_proto::intake::v1::{GetRequestRequest, SubmitRequestRequest};
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
 use combipat_proto::officequeue::v1::{Item, ListItemsRequest};
 use combipat_testkit::{eventually, grpc_channel, token, with_token};
@@ -99,6 +99,23 @@ async fn a_request_reaches_the_office_queue_in_one_trace() {
     .await
     .unwrap();
     assert_eq!(item.protocol_number, submitted.protocol_number);
+
+    // The operator sees where the request went.
+    let client = intake.clone();
+    let status = eventually(WAIT, || {
+        let mut client = client.clone();
+        let request_id = submitted.request_id.clone();
+        async move {
+            let seen = client
+                .get_request(with_token(GetRequestRequest { request_id }, &operator())?)
+                .await?
+                .into_inner();
+            Ok((seen.status == "ROUTED").then_some(seen))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.office.unwrap().code, "SEDE-MI");
     assert_eq!(all_items(&mut queue, "SEDE-MI").await.len(), 1);
 
     // Every service's spans for this request share the trace that intake's RPC started.

@@ -7,15 +7,17 @@ use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::time::to_timestamp;
 use combipat_platform::{ApiError, Violation};
-use combipat_proto::common::v1::{Filer, RequestSummary};
+use combipat_proto::common::v1::{Filer, OfficeRef, RequestSummary};
 use combipat_proto::intake::v1::intake_server::Intake;
 use combipat_proto::intake::v1::{
-    GetRequestRequest, GetRequestResponse, SubmitRequestRequest, SubmitRequestResponse,
+    GetRequestRequest, GetRequestResponse, StatusChange, SubmitRequestRequest,
+    SubmitRequestResponse,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use crate::status;
 use crate::store::{self, Operator};
 use crate::validation::validate;
 
@@ -35,6 +37,14 @@ fn operator(caller: &Principal) -> Result<Operator, ApiError> {
     Operator::from_principal(caller).ok_or_else(|| {
         ApiError::PermissionDenied("the token names no patronato and patronato office".to_owned())
     })
+}
+
+fn office_ref(code: String, name: Option<String>) -> OfficeRef {
+    OfficeRef {
+        code,
+        name: name.unwrap_or_default(),
+        ..OfficeRef::default()
+    }
 }
 
 #[tonic::async_trait]
@@ -81,6 +91,22 @@ impl Intake for IntakeApi {
         if !allowed {
             return Err(not_found().into());
         }
+        let history = status::history(&self.pool, request_id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|change| StatusChange {
+                at: Some(to_timestamp(change.at)),
+                status: change.status,
+                office: change
+                    .office_code
+                    .map(|code| office_ref(code, change.office_name)),
+                detail: change.detail,
+            })
+            .collect();
+        let office = stored
+            .office_code
+            .map(|code| office_ref(code, stored.office_name));
         Ok(Response::new(GetRequestResponse {
             request: Some(RequestSummary {
                 request_id: stored.id.to_string(),
@@ -100,6 +126,8 @@ impl Intake for IntakeApi {
             }),
             body: stored.body,
             status: stored.status,
+            office,
+            history,
         }))
     }
 }

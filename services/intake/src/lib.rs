@@ -2,6 +2,7 @@
 
 mod api;
 mod settings;
+mod status;
 mod store;
 pub mod validation;
 
@@ -12,6 +13,8 @@ use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::intake::v1::intake_server::IntakeServer;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
+
+pub use status::QUEUE;
 
 pub const SERVICE_NAME: &str = "intake";
 
@@ -28,11 +31,17 @@ impl ServiceDefinition for Service {
         &MIGRATIONS
     }
 
-    async fn build(own: Self::Own, context: ServiceContext) -> anyhow::Result<RunningService> {
+    async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
         let territory = Arc::new(
             own.territory
                 .load()
                 .context("cannot load the ANPR territory (territory.*)")?,
+        );
+        context.add_consumer(
+            status::QUEUE,
+            Arc::new(status::StatusHandler {
+                pool: context.pool.clone(),
+            }),
         );
         let api = api::IntakeApi {
             pool: context.pool.clone(),

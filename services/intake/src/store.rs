@@ -70,6 +70,14 @@ pub async fn submit(
     .bind(submitted_at)
     .execute(&mut *transaction)
     .await?;
+    sqlx::query(
+        "INSERT INTO request_history (request_id, at, status, detail) VALUES ($1, $2, 'SUBMITTED', $3)",
+    )
+    .bind(request_id)
+    .bind(submitted_at)
+    .bind(format!("submitted by {} for {}", operator.id, operator.patronato_office))
+    .execute(&mut *transaction)
+    .await?;
 
     let summary = RequestSummary {
         request_id: request_id.to_string(),
@@ -118,12 +126,14 @@ pub struct StoredRequest {
     pub operator_id: String,
     pub status: String,
     pub submitted_at: DateTime<Utc>,
+    pub office_code: Option<String>,
+    pub office_name: Option<String>,
 }
 
 pub async fn find(pool: &PgPool, request_id: Uuid) -> sqlx::Result<Option<StoredRequest>> {
     sqlx::query_as(
         "SELECT id, protocol_number, motivo, codice_fiscale, comune_residenza, topic, subject, body,
-                patronato, patronato_office, operator_id, status, submitted_at
+                patronato, patronato_office, operator_id, status, submitted_at, office_code, office_name
          FROM requests WHERE id = $1",
     )
     .bind(request_id)

@@ -237,3 +237,111 @@ async fn health_and_metrics_are_served_on_the_http_port() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     harness.service.shutdown().await.unwrap();
 }
+
+fn routed(
+    request_id: &str,
+    office: &str,
+    sequence: u64,
+    kind: &str,
+) -> combipat_proto::events::v1::Envelope {
+    use combipat_proto::common::v1::OfficeRef;
+    use combipat_proto::events::v1::RequestRouted;
+    combipat_platform::messaging::new_envelope(
+        "router",
+        request_id,
+        Payload::RequestRouted(RequestRouted {
+            request: None,
+            office: Some(OfficeRef {
+                code: office.into(),
+                name: format!("Sede {office}"),
+                ..OfficeRef::default()
+            }),
+            ruleset_version: "demo-2026-11-22".into(),
+            rule: "province:MI".into(),
+            decision_sequence: sequence,
+            kind: kind.into(),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn the_operator_sees_where_the_request_is_and_its_history() {
+    let mut harness = start().await;
+    harness
+        .bus
+        .wait_for_consumer(combipat_intake::QUEUE.name)
+        .await
+        .unwrap();
+    let token = operator("INCA-MI-01");
+    let response = harness
+        .client
+        .submit_request(with_token(good_request(), &token).unwrap())
+        .await
+        .unwrap()
+        .into_inner();
+    let id = response.request_id.clone();
+    let get = |client: IntakeClient<Channel>| {
+        let (id, token) = (id.clone(), token.clone());
+        async move {
+            let mut client = client;
+            anyhow::Ok(
+                client
+                    .get_request(with_token(GetRequestRequest { request_id: id }, &token)?)
+                    .await?
+                    .into_inner(),
+            )
+        }
+    };
+    let fresh = get(harness.client.clone()).await.unwrap();
+    assert_eq!(
+        (fresh.status.as_str(), fresh.office.is_none()),
+        ("SUBMITTED", true)
+    );
+
+    harness
+        .bus
+        .publish_envelope(&routed(&id, "SEDE-MI", 1, "automatic"))
+        .await
+        .unwrap();
+    harness
+        .bus
+        .publish_envelope(&routed(&id, "SEDE-TO", 2, "transfer"))
+        .await
+        .unwrap();
+    // A copy of the first decision published again must neither move the request back nor
+    // add to its history.
+    harness
+        .bus
+        .publish_envelope(&routed(&id, "SEDE-MI", 1, "automatic"))
+        .await
+        .unwrap();
+    // All three events handled (the copy included) before judging the final state.
+    let queue = format!(
+        "{}{}",
+        harness.bus.queue_prefix,
+        combipat_intake::QUEUE.name
+    );
+    harness
+        .service
+        .wait_for_metric(&format!(
+            "combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"processed\"}} 3"
+        ))
+        .await
+        .unwrap();
+    let seen = get(harness.client.clone()).await.unwrap();
+    assert_eq!(seen.history.len(), 3, "{:?}", seen.history);
+    assert_eq!(seen.status, "ROUTED");
+    assert_eq!(seen.office.unwrap().code, "SEDE-TO");
+    let steps: Vec<&str> = seen
+        .history
+        .iter()
+        .map(|change| change.status.as_str())
+        .collect();
+    assert_eq!(steps, ["SUBMITTED", "ROUTED", "ROUTED"]);
+    assert!(
+        seen.history
+            .iter()
+            .any(|change| change.detail.starts_with("transferred"))
+    );
+    harness.service.shutdown().await.unwrap();
+}
