@@ -17,7 +17,7 @@ use combipat_proto::common::v1::Motivo;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
 use combipat_proto::intake::v1::{GetRequestRequest, SubmitRequestRequest};
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
-use combipat_proto::officequeue::v1::{Item, ListItemsRequest};
+use combipat_proto::officequeue::v1::{AnswerRequest, ClaimRequest, Item, ListItemsRequest};
 use combipat_testkit::{eventually, grpc_channel, token, with_token};
 use nix::sys::signal::Signal;
 use tonic::transport::Channel;
@@ -116,6 +116,62 @@ async fn a_request_reaches_the_office_queue_in_one_trace() {
     .await
     .unwrap();
     assert_eq!(status.office.unwrap().code, "SEDE-MI");
+
+    // An official of that office claims and answers; the operator sees the answer.
+    let official = token(
+        Role::Funzionario,
+        &[("inps_office", "SEDE-MI"), ("sub", "anna")],
+    )
+    .unwrap();
+    let claimed = queue
+        .claim(
+            with_token(
+                ClaimRequest {
+                    request_id: item.request_id.clone(),
+                    expected_version: item.version,
+                    lease_seconds: 0,
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    queue
+        .answer(
+            with_token(
+                AnswerRequest {
+                    request_id: item.request_id.clone(),
+                    expected_version: claimed.version,
+                    text: "La pratica è in lavorazione.".into(),
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let client = intake.clone();
+    let answered = eventually(WAIT, || {
+        let mut client = client.clone();
+        let request_id = submitted.request_id.clone();
+        async move {
+            let seen = client
+                .get_request(with_token(GetRequestRequest { request_id }, &operator())?)
+                .await?
+                .into_inner();
+            Ok((seen.status == "ANSWERED").then_some(seen))
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        answered
+            .history
+            .iter()
+            .any(|change| change.detail == "La pratica è in lavorazione.")
+    );
     assert_eq!(all_items(&mut queue, "SEDE-MI").await.len(), 1);
 
     // Every service's spans for this request share the trace that intake's RPC started.

@@ -4,6 +4,7 @@
 pub mod codice_fiscale;
 mod names;
 pub mod territory;
+pub mod text;
 pub mod topic;
 
 pub use codice_fiscale::{CodiceFiscale, CodiceFiscaleError};

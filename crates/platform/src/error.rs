@@ -32,6 +32,9 @@ pub enum ApiError {
     Unauthenticated(String),
     #[error("{0}")]
     Conflict(String),
+    /// Someone changed the resource since the caller read it (optimistic concurrency).
+    #[error("{0}")]
+    Aborted(String),
     #[error("{0}")]
     FailedPrecondition(String),
     #[error("{0}")]
@@ -48,6 +51,7 @@ impl ApiError {
             Self::PermissionDenied(_) => Code::PermissionDenied,
             Self::Unauthenticated(_) => Code::Unauthenticated,
             Self::Conflict(_) => Code::AlreadyExists,
+            Self::Aborted(_) => Code::Aborted,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
@@ -61,7 +65,7 @@ impl ApiError {
             Self::NotFound(_) => S::NOT_FOUND,
             Self::PermissionDenied(_) => S::FORBIDDEN,
             Self::Unauthenticated(_) => S::UNAUTHORIZED,
-            Self::Conflict(_) => S::CONFLICT,
+            Self::Conflict(_) | Self::Aborted(_) => S::CONFLICT,
             Self::FailedPrecondition(_) => S::PRECONDITION_FAILED,
             Self::Unavailable(_) => S::SERVICE_UNAVAILABLE,
             Self::Internal(_) => S::INTERNAL_SERVER_ERROR,

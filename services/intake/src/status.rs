@@ -16,11 +16,18 @@ use crate::SERVICE_NAME;
 
 pub const QUEUE: QueueSpec = QueueSpec {
     name: "intake.status",
-    bindings: &["request.routed", "request.unroutable"],
+    bindings: &[
+        "request.routed",
+        "request.unroutable",
+        "request.answered",
+        "request.closed",
+    ],
 };
 
 pub const ROUTED: &str = "ROUTED";
 pub const UNROUTABLE: &str = "UNROUTABLE";
+pub const ANSWERED: &str = "ANSWERED";
+pub const CLOSED: &str = "CLOSED";
 
 pub struct StatusHandler {
     pub pool: PgPool,
@@ -34,7 +41,8 @@ fn permanent(message: impl std::fmt::Display) -> HandleError {
 struct Change {
     status: &'static str,
     office: OfficeRef,
-    decision_sequence: i64,
+    /// Set for router's decisions; None for the office's own steps.
+    decision_sequence: Option<i64>,
     detail: String,
 }
 
@@ -57,13 +65,34 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
             event.decision_sequence,
             event.reason,
         ),
+        Some(Payload::RequestAnswered(event)) => {
+            return Ok(Change {
+                status: ANSWERED,
+                office: event
+                    .office
+                    .ok_or_else(|| permanent("an answer without its office"))?,
+                decision_sequence: None,
+                detail: event.answer,
+            });
+        }
+        Some(Payload::RequestClosed(event)) => {
+            return Ok(Change {
+                status: CLOSED,
+                office: event
+                    .office
+                    .ok_or_else(|| permanent("a closure without its office"))?,
+                decision_sequence: None,
+                detail: format!("closed by {}", event.closed_by),
+            });
+        }
         _ => return Err(permanent(format!("intake does not follow {event_type}"))),
     };
     Ok(Change {
         status,
         office: office.ok_or_else(|| permanent("a routing decision without its office"))?,
-        decision_sequence: i64::try_from(sequence)
-            .map_err(|_| permanent("decision sequence out of range"))?,
+        decision_sequence: Some(
+            i64::try_from(sequence).map_err(|_| permanent("decision sequence out of range"))?,
+        ),
         detail,
     })
 }
@@ -98,15 +127,22 @@ impl EventHandler for StatusHandler {
             .execute(&mut *transaction)
             .await
             .context("cannot record the status change")?;
-            sqlx::query(
-                "UPDATE requests SET status = $2, office_code = $3, office_name = $4, decision_sequence = $5
-                 WHERE id = $1 AND decision_sequence < $5",
-            )
-            .bind(request_id)
-            .bind(change.status)
-            .bind(&change.office.code)
-            .bind(&change.office.name)
-            .bind(change.decision_sequence)
+            match change.decision_sequence {
+                // Router's decisions: only a newer one moves the request.
+                Some(sequence) => sqlx::query(
+                    "UPDATE requests SET status = $2, office_code = $3, office_name = $4, decision_sequence = $5
+                     WHERE id = $1 AND decision_sequence < $5",
+                )
+                .bind(request_id)
+                .bind(change.status)
+                .bind(&change.office.code)
+                .bind(&change.office.name)
+                .bind(sequence),
+                // The office's steps: a closed request stays closed whatever arrives late.
+                None => sqlx::query("UPDATE requests SET status = $2 WHERE id = $1 AND status <> 'CLOSED'")
+                    .bind(request_id)
+                    .bind(change.status),
+            }
             .execute(&mut *transaction)
             .await?;
             transaction.commit().await?;

@@ -5,7 +5,6 @@ use combipat_domain::{CodiceFiscale, Territory, Topic};
 use combipat_platform::Violation;
 use combipat_proto::common::v1::Motivo;
 use combipat_proto::intake::v1::SubmitRequestRequest;
-use unicode_normalization::UnicodeNormalization as _;
 
 pub const SUBJECT_MAX_CHARS: usize = 150;
 pub const BODY_MAX_CHARS: usize = 4000;
@@ -87,8 +86,6 @@ pub fn validate(
     }
 }
 
-/// NFC, trimmed, between 1 and `max_chars` characters, and no control characters (line
-/// breaks and tabs are allowed where `multiline`).
 fn clean_text(
     field: &str,
     text: &str,
@@ -96,30 +93,9 @@ fn clean_text(
     multiline: bool,
     violations: &mut Vec<Violation>,
 ) -> Option<String> {
-    let normalised: String = text.trim().nfc().collect();
-    let length = normalised.chars().count();
-    let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
-    let problem = if length == 0 {
-        Some("must not be empty".to_owned())
-    } else if length > max_chars {
-        Some(format!(
-            "must be at most {max_chars} characters, not {length}"
-        ))
-    } else {
-        normalised.chars().find(|&c| !allowed(c)).map(|bad| {
-            format!(
-                "must not contain the control character U+{:04X}",
-                u32::from(bad)
-            )
-        })
-    };
-    match problem {
-        Some(reason) => {
-            violations.push(Violation::new(field, reason));
-            None
-        }
-        None => Some(normalised),
-    }
+    combipat_domain::text::clean(text, max_chars, multiline)
+        .map_err(|reason| violations.push(Violation::new(field, reason)))
+        .ok()
 }
 
 #[cfg(test)]

@@ -1,21 +1,50 @@
 //! `combipat.officequeue.v1.OfficeQueue` over gRPC.
 
-use chrono::{DateTime, Utc};
 use combipat_platform::auth::{Principal, Role, principal};
-use combipat_platform::time::to_timestamp;
+use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::{ApiError, Violation};
-use combipat_proto::common::v1::Provenance;
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
-use combipat_proto::officequeue::v1::{Item, ListItemsRequest, ListItemsResponse};
+use combipat_proto::officequeue::v1::{
+    AddNoteRequest, AnswerRequest, ClaimRequest, CloseRequest, GetItemRequest, GetItemResponse,
+    Item, ListItemsRequest, ListItemsResponse, ReleaseRequest,
+};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
+
+use crate::items::{self, COLUMNS, ItemRow};
+use crate::work;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 200;
 
 pub struct OfficeQueueApi {
     pub pool: PgPool,
+    pub outbox: OutboxWaker,
+}
+
+fn request_id(text: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|_| {
+        ApiError::InvalidArgument(vec![Violation::new(
+            "request_id",
+            "is not a request id (UUID)",
+        )])
+    })
+}
+
+impl OfficeQueueApi {
+    /// Answers a work call, and wakes the outbox relay when the change wrote an event.
+    fn done(
+        &self,
+        outcome: Result<ItemRow, ApiError>,
+        wrote_event: bool,
+    ) -> Result<Response<Item>, Status> {
+        let item = outcome?;
+        if wrote_event {
+            self.outbox.wake();
+        }
+        Ok(Response::new(Item::from(item)))
+    }
 }
 
 /// A funzionario or responsabile works their own office; an admin may look at any.
@@ -35,39 +64,6 @@ fn authorise_office(caller: &Principal, office_code: &str) -> Result<(), ApiErro
             "the role {} cannot read office queues",
             other.as_str()
         ))),
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ItemRow {
-    seq: i64,
-    request_id: Uuid,
-    protocol_number: String,
-    office_code: String,
-    motivo: i32,
-    topic: String,
-    subject: String,
-    patronato: String,
-    status: String,
-    submitted_at: DateTime<Utc>,
-    filed_at: DateTime<Utc>,
-}
-
-impl From<ItemRow> for Item {
-    fn from(row: ItemRow) -> Self {
-        Item {
-            request_id: row.request_id.to_string(),
-            protocol_number: row.protocol_number,
-            office_code: row.office_code,
-            motivo: row.motivo,
-            topic: row.topic,
-            subject: row.subject,
-            provenance: Provenance::Patronato as i32,
-            patronato: row.patronato,
-            status: row.status,
-            submitted_at: Some(to_timestamp(row.submitted_at)),
-            filed_at: Some(to_timestamp(row.filed_at)),
-        }
     }
 }
 
@@ -115,11 +111,9 @@ impl OfficeQueue for OfficeQueueApi {
         let limit = page_size(request.page_size)?;
         let after = after_seq(&request.page_token)?;
 
-        let rows: Vec<ItemRow> = sqlx::query_as(
-            "SELECT seq, request_id, protocol_number, office_code, motivo, topic, subject, patronato,
-                    status, submitted_at, filed_at
-             FROM items WHERE office_code = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        )
+        let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM items WHERE office_code = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        )))
         .bind(&request.office_code)
         .bind(after)
         .bind(limit + 1)
@@ -140,6 +134,94 @@ impl OfficeQueue for OfficeQueueApi {
             items: rows.into_iter().map(Item::from).collect(),
             next_page_token,
         }))
+    }
+
+    async fn get_item(
+        &self,
+        request: Request<GetItemRequest>,
+    ) -> Result<Response<GetItemResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        let id = request_id(&request.get_ref().request_id)?;
+        let mut connection = self.pool.acquire().await.map_err(ApiError::from)?;
+        let item = items::find(&mut connection, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("no item for request {id}")))?;
+        authorise_office(&caller, &item.office_code)?;
+        let history = items::history(&mut connection, id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(GetItemResponse {
+            item: Some(item.into()),
+            history,
+        }))
+    }
+
+    async fn claim(&self, request: Request<ClaimRequest>) -> Result<Response<Item>, Status> {
+        let caller = principal(&request)?.clone();
+        let call = request.into_inner();
+        let outcome = work::claim(
+            &self.pool,
+            &caller,
+            request_id(&call.request_id)?,
+            call.expected_version,
+            call.lease_seconds,
+        )
+        .await;
+        self.done(outcome, false)
+    }
+
+    async fn release(&self, request: Request<ReleaseRequest>) -> Result<Response<Item>, Status> {
+        let caller = principal(&request)?.clone();
+        let call = request.into_inner();
+        let outcome = work::release(
+            &self.pool,
+            &caller,
+            request_id(&call.request_id)?,
+            call.expected_version,
+        )
+        .await;
+        self.done(outcome, false)
+    }
+
+    async fn answer(&self, request: Request<AnswerRequest>) -> Result<Response<Item>, Status> {
+        let caller = principal(&request)?.clone();
+        let call = request.into_inner();
+        let outcome = work::answer(
+            &self.pool,
+            &caller,
+            request_id(&call.request_id)?,
+            call.expected_version,
+            &call.text,
+        )
+        .await;
+        self.done(outcome, true)
+    }
+
+    async fn add_note(&self, request: Request<AddNoteRequest>) -> Result<Response<Item>, Status> {
+        let caller = principal(&request)?.clone();
+        let call = request.into_inner();
+        let outcome = work::add_note(
+            &self.pool,
+            &caller,
+            request_id(&call.request_id)?,
+            &call.text,
+        )
+        .await;
+        self.done(outcome, false)
+    }
+
+    async fn close(&self, request: Request<CloseRequest>) -> Result<Response<Item>, Status> {
+        let caller = principal(&request)?.clone();
+        let call = request.into_inner();
+        let outcome = work::close(
+            &self.pool,
+            &caller,
+            request_id(&call.request_id)?,
+            call.expected_version,
+        )
+        .await;
+        self.done(outcome, true)
     }
 }
 

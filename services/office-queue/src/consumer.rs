@@ -15,6 +15,10 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::SERVICE_NAME;
+use crate::items;
+
+/// The actor of the history entries that router's decisions write.
+const ROUTER: &str = "router";
 
 pub const QUEUE: QueueSpec = QueueSpec {
     name: "office-queue.decisions",
@@ -125,6 +129,7 @@ impl EventHandler for DecisionHandler {
                     .execute(&mut *transaction)
                     .await
                     .context("cannot move the item")?;
+                    items::record(&mut transaction, request_id, ROUTER, "moved", &format!("to {} ({})", filing.office.code, filing.rule), false).await?;
                     "moved"
                 }
                 None => {
@@ -148,6 +153,7 @@ impl EventHandler for DecisionHandler {
                     .execute(&mut *transaction)
                     .await
                     .context("cannot file the item")?;
+                    items::record(&mut transaction, request_id, ROUTER, "filed", &format!("at {} ({})", filing.office.code, filing.rule), false).await?;
                     "filed"
                 }
             };

@@ -2,7 +2,9 @@
 
 mod api;
 mod consumer;
+mod items;
 mod settings;
+mod work;
 
 use std::sync::Arc;
 
@@ -35,7 +37,10 @@ impl ServiceDefinition for Service {
             Arc::new(consumer::DecisionHandler { pool: pool.clone() }),
         );
         let api = OfficeQueueServer::with_interceptor(
-            api::OfficeQueueApi { pool },
+            api::OfficeQueueApi {
+                pool,
+                outbox: context.outbox.clone(),
+            },
             context.auth_interceptor(),
         );
         context

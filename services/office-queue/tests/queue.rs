@@ -7,123 +7,16 @@
     reason = "a failed assumption in a test is a failed test"
 )]
 
+mod common;
+
 use std::time::Duration;
 
 use combipat_platform::auth::Role;
-use combipat_platform::messaging::new_envelope;
-use combipat_proto::common::v1::{Filer, Motivo, OfficeRef, Provenance, RequestSummary};
-use combipat_proto::events::v1::RequestRouted;
-use combipat_proto::events::v1::envelope::Payload;
+use combipat_proto::common::v1::Provenance;
 use combipat_proto::officequeue::v1::ListItemsRequest;
-use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
-use combipat_testkit::{
-    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, request_summary,
-    token, with_token,
-};
+use combipat_testkit::{eventually, token, with_token};
+use common::{WAIT, decision, list, official, routed, start};
 use tonic::Code;
-use tonic::transport::Channel;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Harness {
-    bus: TestBus,
-    service: TestService,
-    client: OfficeQueueClient<Channel>,
-}
-
-async fn start() -> Harness {
-    let bus = TestBus::new();
-    let database = TestDatabase::create().await.unwrap();
-    let service = TestService::start::<combipat_office_queue::Service>(&overrides(&database, &bus))
-        .await
-        .unwrap();
-    bus.wait_for_consumer(combipat_office_queue::QUEUE.name)
-        .await
-        .unwrap();
-    let client = OfficeQueueClient::new(grpc_channel(service.grpc_addr).await.unwrap());
-    Harness {
-        bus,
-        service,
-        client,
-    }
-}
-
-fn routed(office: &str, protocol_number: &str) -> combipat_proto::events::v1::Envelope {
-    decision(
-        &uuid::Uuid::now_v7().to_string(),
-        office,
-        protocol_number,
-        1,
-    )
-}
-
-/// Router's `sequence`-th decision about `request_id`: file it at `office`.
-fn decision(
-    request_id: &str,
-    office: &str,
-    protocol_number: &str,
-    sequence: u64,
-) -> combipat_proto::events::v1::Envelope {
-    let request_id = request_id.to_owned();
-    new_envelope(
-        "router",
-        &request_id,
-        Payload::RequestRouted(RequestRouted {
-            request: Some(RequestSummary {
-                request_id: request_id.clone(),
-                motivo: Motivo::InfoPagamenti as i32,
-                filer: Some(Filer {
-                    patronato: "ACLI".into(),
-                    patronato_office: "ACLI-MI-1".into(),
-                    operator_id: "op".into(),
-                }),
-                ..request_summary("F205", "assegno_unico", protocol_number)
-            }),
-            office: Some(OfficeRef {
-                code: office.into(),
-                name: "Sede".into(),
-                kind: "sede_provinciale".into(),
-                region_code: "03".into(),
-                province_code: "MI".into(),
-            }),
-            ruleset_version: "demo-2026-11-22".into(),
-            rule: "province:MI".into(),
-            decision_sequence: sequence,
-            kind: if sequence == 1 {
-                "automatic".into()
-            } else {
-                "transfer".into()
-            },
-        }),
-    )
-}
-
-fn official(office: &str) -> String {
-    token(Role::Funzionario, &[("inps_office", office)]).unwrap()
-}
-
-async fn list(
-    client: &mut OfficeQueueClient<Channel>,
-    office: &str,
-    page_size: u32,
-    page_token: &str,
-) -> combipat_proto::officequeue::v1::ListItemsResponse {
-    client
-        .list_items(
-            with_token(
-                ListItemsRequest {
-                    office_code: office.into(),
-                    page_size,
-                    page_token: page_token.into(),
-                },
-                &official(office),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap()
-        .into_inner()
-}
 
 #[tokio::test]
 async fn a_routed_request_is_filed_once_in_its_office_queue() {

@@ -28,6 +28,8 @@ impl EnvelopeExt for Payload {
             Payload::RequestSubmitted(_) => "request.submitted",
             Payload::RequestRouted(_) => "request.routed",
             Payload::RequestUnroutable(_) => "request.unroutable",
+            Payload::RequestAnswered(_) => "request.answered",
+            Payload::RequestClosed(_) => "request.closed",
         }
     }
 }

@@ -1,0 +1,137 @@
+//! Items as stored, their history, and how they look over the API.
+
+use chrono::{DateTime, Utc};
+use combipat_platform::time::to_timestamp;
+use combipat_proto::common::v1::Provenance;
+use combipat_proto::officequeue::v1::{HistoryEntry, Item};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub const COLUMNS: &str =
+    "seq, request_id, protocol_number, office_code, motivo, topic, subject, patronato,
+    status, submitted_at, filed_at, version, claimed_by, lease_until";
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct ItemRow {
+    pub seq: i64,
+    pub request_id: Uuid,
+    pub protocol_number: String,
+    pub office_code: String,
+    pub motivo: i32,
+    pub topic: String,
+    pub subject: String,
+    pub patronato: String,
+    pub status: String,
+    pub submitted_at: DateTime<Utc>,
+    pub filed_at: DateTime<Utc>,
+    pub version: i64,
+    pub claimed_by: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl ItemRow {
+    /// Who holds an unexpired lease, if anyone.
+    pub fn holder(&self, now: DateTime<Utc>) -> Option<&str> {
+        match (&self.claimed_by, self.lease_until) {
+            (Some(holder), Some(until)) if until > now => Some(holder),
+            _ => None,
+        }
+    }
+}
+
+impl From<ItemRow> for Item {
+    fn from(row: ItemRow) -> Self {
+        let holder = row.holder(Utc::now()).map(str::to_owned);
+        Item {
+            request_id: row.request_id.to_string(),
+            protocol_number: row.protocol_number,
+            office_code: row.office_code,
+            motivo: row.motivo,
+            topic: row.topic,
+            subject: row.subject,
+            provenance: Provenance::Patronato as i32,
+            patronato: row.patronato,
+            status: row.status,
+            submitted_at: Some(to_timestamp(row.submitted_at)),
+            filed_at: Some(to_timestamp(row.filed_at)),
+            version: u64::try_from(row.version).unwrap_or_default(),
+            lease_until: holder.as_ref().and(row.lease_until).map(to_timestamp),
+            claimed_by: holder.unwrap_or_default(),
+        }
+    }
+}
+
+/// The item, locked for the rest of the caller's transaction.
+pub async fn lock(
+    connection: &mut PgConnection,
+    request_id: Uuid,
+) -> sqlx::Result<Option<ItemRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM items WHERE request_id = $1 FOR UPDATE"
+    )))
+    .bind(request_id)
+    .fetch_optional(connection)
+    .await
+}
+
+pub async fn find(
+    connection: &mut PgConnection,
+    request_id: Uuid,
+) -> sqlx::Result<Option<ItemRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM items WHERE request_id = $1"
+    )))
+    .bind(request_id)
+    .fetch_optional(connection)
+    .await
+}
+
+/// Appends one entry to the item's history (the table refuses updates and deletes).
+pub async fn record(
+    connection: &mut PgConnection,
+    request_id: Uuid,
+    actor: &str,
+    action: &str,
+    text: &str,
+    internal: bool,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO item_history (request_id, actor, action, text, internal) VALUES ($1, $2, $3, $4, $5)")
+        .bind(request_id)
+        .bind(actor)
+        .bind(action)
+        .bind(text)
+        .bind(internal)
+        .execute(connection)
+        .await
+        .map(|_| ())
+}
+
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    text: String,
+    internal: bool,
+}
+
+pub async fn history(
+    connection: &mut PgConnection,
+    request_id: Uuid,
+) -> sqlx::Result<Vec<HistoryEntry>> {
+    let rows: Vec<HistoryRow> =
+        sqlx::query_as("SELECT at, actor, action, text, internal FROM item_history WHERE request_id = $1 ORDER BY id")
+            .bind(request_id)
+            .fetch_all(connection)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| HistoryEntry {
+            at: Some(to_timestamp(row.at)),
+            actor: row.actor,
+            action: row.action,
+            text: row.text,
+            internal: row.internal,
+        })
+        .collect())
+}

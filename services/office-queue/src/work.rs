@@ -1,0 +1,273 @@
+//! What officials do with an item: claim, release, answer, note, close. Each change runs in
+//! one transaction: the item locked, the caller's office and the item's version checked, the
+//! change and its history entry written, and its event (if any) put in the outbox.
+
+use chrono::Utc;
+use combipat_platform::auth::{Principal, Role};
+use combipat_platform::messaging::new_envelope;
+use combipat_platform::time::timestamp_now;
+use combipat_platform::{ApiError, Violation, outbox};
+use combipat_proto::common::v1::OfficeRef;
+use combipat_proto::events::v1::envelope::Payload;
+use combipat_proto::events::v1::{RequestAnswered, RequestClosed};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::SERVICE_NAME;
+use crate::items::{self, COLUMNS, ItemRow};
+
+pub const DEFAULT_LEASE_SECONDS: u32 = 900;
+pub const MAX_LEASE_SECONDS: u32 = 3600;
+const TEXT_MAX_CHARS: usize = 4000;
+
+pub const CLOSED: &str = "CLOSED";
+
+/// A funzionario or responsabile of the item's office; admins read but do not work items.
+pub fn authorise_work(caller: &Principal, office_code: &str) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Funzionario | Role::Responsabile
+            if caller.inps_office.as_deref() == Some(office_code) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::PermissionDenied(format!(
+            "only officials of office {office_code} work its items"
+        ))),
+    }
+}
+
+fn clean(field: &str, text: &str) -> Result<String, ApiError> {
+    combipat_domain::text::clean(text, TEXT_MAX_CHARS, true)
+        .map_err(|reason| ApiError::InvalidArgument(vec![Violation::new(field, reason)]))
+}
+
+/// Opens the transaction of one change: the item locked, office and version checked.
+async fn begin(
+    pool: &PgPool,
+    caller: &Principal,
+    request_id: Uuid,
+    expected_version: Option<u64>,
+) -> Result<(Transaction<'static, Postgres>, ItemRow), ApiError> {
+    let mut transaction = pool.begin().await?;
+    let item = items::lock(&mut transaction, request_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no item for request {request_id}")))?;
+    authorise_work(caller, &item.office_code)?;
+    if let Some(expected) = expected_version
+        && u64::try_from(item.version).ok() != Some(expected)
+    {
+        return Err(ApiError::Aborted(format!(
+            "the item changed since you read it (you sent version {expected}, it is at version {}); read it again",
+            item.version
+        )));
+    }
+    if item.status == CLOSED {
+        return Err(ApiError::FailedPrecondition(
+            "the item is closed".to_owned(),
+        ));
+    }
+    Ok((transaction, item))
+}
+
+async fn update(
+    transaction: &mut Transaction<'static, Postgres>,
+    request_id: Uuid,
+    set: &str,
+) -> Result<ItemRow, ApiError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE items SET {set}, version = version + 1 WHERE request_id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(request_id)
+    .fetch_one(&mut **transaction)
+    .await?)
+}
+
+pub async fn claim(
+    pool: &PgPool,
+    caller: &Principal,
+    request_id: Uuid,
+    expected_version: u64,
+    lease_seconds: u32,
+) -> Result<ItemRow, ApiError> {
+    let lease_seconds = match lease_seconds {
+        0 => DEFAULT_LEASE_SECONDS,
+        1..=MAX_LEASE_SECONDS => lease_seconds,
+        _ => {
+            return Err(ApiError::InvalidArgument(vec![Violation::new(
+                "lease_seconds",
+                format!("must be at most {MAX_LEASE_SECONDS}"),
+            )]));
+        }
+    };
+    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
+    if let Some(holder) = item.holder(Utc::now())
+        && holder != caller.subject
+    {
+        return Err(ApiError::FailedPrecondition(format!(
+            "{holder} holds the item until {}",
+            item.lease_until
+                .map(|until| until.to_rfc3339())
+                .unwrap_or_default()
+        )));
+    }
+    let claimed = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE items SET claimed_by = $2, lease_until = now() + $3 * interval '1 second', version = version + 1
+         WHERE request_id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(request_id)
+    .bind(&caller.subject)
+    .bind(f64::from(lease_seconds))
+    .fetch_one(&mut *transaction)
+    .await?;
+    items::record(
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        "claimed",
+        &format!("lease of {lease_seconds} s"),
+        false,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(claimed)
+}
+
+pub async fn release(
+    pool: &PgPool,
+    caller: &Principal,
+    request_id: Uuid,
+    expected_version: u64,
+) -> Result<ItemRow, ApiError> {
+    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
+    let holder = item.holder(Utc::now());
+    if holder.is_some_and(|holder| holder != caller.subject) && caller.role != Role::Responsabile {
+        return Err(ApiError::PermissionDenied(
+            "only the holder or a responsabile releases a claimed item".to_owned(),
+        ));
+    }
+    let released = update(
+        &mut transaction,
+        request_id,
+        "claimed_by = NULL, lease_until = NULL",
+    )
+    .await?;
+    items::record(
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        "released",
+        "",
+        false,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(released)
+}
+
+pub async fn answer(
+    pool: &PgPool,
+    caller: &Principal,
+    request_id: Uuid,
+    expected_version: u64,
+    text: &str,
+) -> Result<ItemRow, ApiError> {
+    let text = clean("text", text)?;
+    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
+    if item.holder(Utc::now()) != Some(caller.subject.as_str()) {
+        return Err(ApiError::FailedPrecondition(
+            "claim the item before answering it".to_owned(),
+        ));
+    }
+    let answered = update(
+        &mut transaction,
+        request_id,
+        "status = 'ANSWERED', claimed_by = NULL, lease_until = NULL",
+    )
+    .await?;
+    items::record(
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        "answered",
+        &text,
+        false,
+    )
+    .await?;
+    let event = Payload::RequestAnswered(RequestAnswered {
+        office: Some(office(&item)),
+        answer: text,
+        answered_by: caller.subject.clone(),
+        answered_at: Some(timestamp_now()),
+    });
+    outbox::enqueue(
+        &mut transaction,
+        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(answered)
+}
+
+/// Notes are internal and append-only; they change no state, so they need no version.
+pub async fn add_note(
+    pool: &PgPool,
+    caller: &Principal,
+    request_id: Uuid,
+    text: &str,
+) -> Result<ItemRow, ApiError> {
+    let text = clean("text", text)?;
+    let (mut transaction, item) = begin(pool, caller, request_id, None).await?;
+    items::record(
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        "note",
+        &text,
+        true,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(item)
+}
+
+pub async fn close(
+    pool: &PgPool,
+    caller: &Principal,
+    request_id: Uuid,
+    expected_version: u64,
+) -> Result<ItemRow, ApiError> {
+    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
+    let closed = update(
+        &mut transaction,
+        request_id,
+        "status = 'CLOSED', claimed_by = NULL, lease_until = NULL",
+    )
+    .await?;
+    items::record(
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        "closed",
+        "",
+        false,
+    )
+    .await?;
+    let event = Payload::RequestClosed(RequestClosed {
+        office: Some(office(&item)),
+        closed_by: caller.subject.clone(),
+    });
+    outbox::enqueue(
+        &mut transaction,
+        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(closed)
+}
+
+fn office(item: &ItemRow) -> OfficeRef {
+    OfficeRef {
+        code: item.office_code.clone(),
+        ..OfficeRef::default()
+    }
+}
