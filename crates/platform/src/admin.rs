@@ -14,19 +14,23 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::messaging::StartGate;
+
 /// Whether this replica should receive traffic: up after start, down first at shutdown,
 /// and down whenever the database does not answer.
 #[derive(Debug, Clone)]
 pub struct Readiness {
     accepting: Arc<AtomicBool>,
     pool: PgPool,
+    consumers: StartGate,
 }
 
 impl Readiness {
-    pub fn new(pool: PgPool) -> Self {
+    pub fn new(pool: PgPool, consumers: StartGate) -> Self {
         Self {
             accepting: Arc::new(AtomicBool::new(false)),
             pool,
+            consumers,
         }
     }
 
@@ -37,6 +41,9 @@ impl Readiness {
     async fn check(&self) -> Result<(), &'static str> {
         if !self.accepting.load(Ordering::SeqCst) {
             return Err("not accepting work (starting or shutting down)");
+        }
+        if !self.consumers.all_started() {
+            return Err("consumers are not attached to their queues yet");
         }
         let ping = sqlx::query("SELECT 1").execute(&self.pool);
         match tokio::time::timeout(Duration::from_secs(2), ping).await {

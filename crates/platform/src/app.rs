@@ -19,7 +19,7 @@ use tonic::service::Routes;
 use crate::admin::{self, Readiness};
 use crate::auth::{AuthInterceptor, Authenticator};
 use crate::grpc::{GrpcServer, set_not_serving};
-use crate::messaging::{Broker, EventHandler, QueueSpec, run_consumer};
+use crate::messaging::{Broker, EventHandler, QueueSpec, StartGate, run_consumer};
 use crate::outbox::{OutboxWaker, run_relay};
 use crate::settings::{PlatformSettings, Settings};
 use serde::de::DeserializeOwned;
@@ -83,6 +83,7 @@ pub struct ServiceContext {
     pub outbox: OutboxWaker,
     authenticator: Authenticator,
     consumers: Vec<ConsumerStarter>,
+    start_gate: StartGate,
 }
 
 impl ServiceContext {
@@ -107,6 +108,7 @@ impl ServiceContext {
             outbox: OutboxWaker::default(),
             authenticator,
             consumers: Vec::new(),
+            start_gate: StartGate::default(),
         };
         if !context.settings.auth.jwks_url.is_empty() {
             let authenticator = context.authenticator.clone();
@@ -130,11 +132,20 @@ impl ServiceContext {
     }
 
     /// Registers a consumer, started when the service runs.
+    /// The service reports ready only once this consumer is attached to its queue.
     pub fn add_consumer<H: EventHandler>(&mut self, spec: QueueSpec, handler: Arc<H>) {
         let broker = self.broker.clone();
         let deadline = self.settings.shutdown.deadline();
+        let started = self.start_gate.expect();
         self.consumers.push(Box::new(move |stop| {
-            Box::pin(run_consumer(broker, spec, handler, stop, deadline))
+            Box::pin(run_consumer(
+                broker,
+                spec,
+                handler,
+                stop,
+                deadline,
+                Some(started),
+            ))
         }));
     }
 
@@ -162,7 +173,7 @@ impl ServiceContext {
         let http = admin::bind(&self.settings.http.address()).await?;
         let grpc_addr = grpc.local_addr()?;
         let http_addr = http.local_addr()?;
-        let readiness = Readiness::new(self.pool.clone());
+        let readiness = Readiness::new(self.pool.clone(), self.start_gate.clone());
         let http_router = admin::router(readiness.clone(), crate::metrics::install(), http_routes);
         tracing::info!(service = self.name, grpc.address = %grpc_addr, http.address = %http_addr, "listening");
         Ok(RunningService {

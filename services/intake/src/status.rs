@@ -129,8 +129,11 @@ impl EventHandler for StatusHandler {
             .context("cannot record the status change")?;
             match change.decision_sequence {
                 // Router's decisions: only a newer one moves the request.
+                // An answered or closed request keeps that status when a decision arrives late.
                 Some(sequence) => sqlx::query(
-                    "UPDATE requests SET status = $2, office_code = $3, office_name = $4, decision_sequence = $5
+                    "UPDATE requests
+                     SET status = CASE WHEN status IN ('ANSWERED', 'CLOSED') THEN status ELSE $2 END,
+                         office_code = $3, office_name = $4, decision_sequence = $5
                      WHERE id = $1 AND decision_sequence < $5",
                 )
                 .bind(request_id)

@@ -231,10 +231,19 @@ async fn health_and_metrics_are_served_on_the_http_port() {
         .await
         .unwrap();
     assert!(live.starts_with("HTTP/1.1 200"), "{live}");
-    let ready = combipat_testkit::http_get(harness.service.http_addr, "/health/readyz")
+    // Ready once its consumer is attached to intake.status, so no decision can miss it.
+    let addr = harness.service.http_addr;
+    combipat_testkit::eventually(Duration::from_secs(10), || async move {
+        let ready = combipat_testkit::http_get(addr, "/health/readyz").await?;
+        Ok(ready.starts_with("HTTP/1.1 200").then_some(()))
+    })
+    .await
+    .unwrap();
+    harness
+        .bus
+        .wait_for_consumer(combipat_intake::QUEUE.name)
         .await
         .unwrap();
-    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     harness.service.shutdown().await.unwrap();
 }
 

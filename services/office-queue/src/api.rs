@@ -6,7 +6,7 @@ use combipat_platform::{ApiError, Violation};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
 use combipat_proto::officequeue::v1::{
     AddNoteRequest, AnswerRequest, ClaimRequest, CloseRequest, GetItemRequest, GetItemResponse,
-    Item, ListItemsRequest, ListItemsResponse, ReleaseRequest,
+    Item, ListItemsRequest, ListItemsResponse, ReleaseRequest, TransferRequest, TransferResponse,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -21,6 +21,7 @@ const MAX_PAGE_SIZE: u32 = 200;
 pub struct OfficeQueueApi {
     pub pool: PgPool,
     pub outbox: OutboxWaker,
+    pub router: crate::router_client::Router,
 }
 
 fn request_id(text: &str) -> Result<Uuid, ApiError> {
@@ -209,6 +210,31 @@ impl OfficeQueue for OfficeQueueApi {
         )
         .await;
         self.done(outcome, false)
+    }
+
+    async fn transfer(
+        &self,
+        request: Request<TransferRequest>,
+    ) -> Result<Response<TransferResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let (item, to_office) = work::transfer(
+            &self.pool,
+            &self.router,
+            &caller,
+            &authorization,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(TransferResponse {
+            item: Some(item.into()),
+            to_office: Some(to_office),
+        }))
     }
 
     async fn close(&self, request: Request<CloseRequest>) -> Result<Response<Item>, Status> {

@@ -116,8 +116,12 @@ impl EventHandler for DecisionHandler {
                 Some(previous) if previous >= filing.decision_sequence => "stale",
                 Some(_) => {
                     sqlx::query(
-                        "UPDATE items SET office_code = $2, seq = DEFAULT, decision_sequence = $3, routed = $4,
-                                          ruleset_version = $5, rule = $6, filed_at = clock_timestamp()
+                        // At the new office it is new work: no lease from the old office, a new
+                    // version so that nobody's stale write lands on it.
+                    "UPDATE items SET office_code = $2, seq = DEFAULT, decision_sequence = $3, routed = $4,
+                                          ruleset_version = $5, rule = $6, filed_at = clock_timestamp(),
+                                          status = CASE WHEN status = 'CLOSED' THEN status ELSE 'NEW' END,
+                                          claimed_by = NULL, lease_until = NULL, version = version + 1
                          WHERE request_id = $1",
                     )
                     .bind(request_id)

@@ -3,6 +3,7 @@
 mod api;
 mod consumer;
 mod items;
+mod router_client;
 mod settings;
 mod work;
 
@@ -30,7 +31,8 @@ impl ServiceDefinition for Service {
         &MIGRATIONS
     }
 
-    async fn build(_own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
+    async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
+        let router = router_client::Router::new(&own.router)?;
         let pool = context.pool.clone();
         context.add_consumer(
             QUEUE,
@@ -40,6 +42,7 @@ impl ServiceDefinition for Service {
             api::OfficeQueueApi {
                 pool,
                 outbox: context.outbox.clone(),
+                router,
             },
             context.auth_interceptor(),
         );

@@ -2,6 +2,15 @@ use serde::Deserialize;
 
 pub const DEFAULTS: &str = include_str!("../defaults.toml");
 
-/// This service's own sections (none yet); the platform's come with them.
+/// This service's own sections; the platform's come with them.
 #[derive(Debug, Clone, Deserialize)]
-pub struct OfficeQueueSettings {}
+pub struct OfficeQueueSettings {
+    pub router: RouterClientSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterClientSettings {
+    pub endpoint: String,
+    pub timeout_ms: u64,
+}

@@ -237,6 +237,13 @@ pub async fn close(
     expected_version: u64,
 ) -> Result<ItemRow, ApiError> {
     let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
+    if let Some(holder) = item.holder(Utc::now())
+        && holder != caller.subject
+    {
+        return Err(ApiError::FailedPrecondition(format!(
+            "{holder} holds the item; they or a responsabile release it first"
+        )));
+    }
     let closed = update(
         &mut transaction,
         request_id,
@@ -263,6 +270,58 @@ pub async fn close(
     .await?;
     transaction.commit().await?;
     Ok(closed)
+}
+
+/// Checks what office-queue can check itself (office, version, reason); router checks the
+/// target and records the transfer; then the request is noted in the item's history.
+pub async fn transfer(
+    pool: &PgPool,
+    router: &crate::router_client::Router,
+    caller: &Principal,
+    authorization: &str,
+    call: combipat_proto::officequeue::v1::TransferRequest,
+) -> Result<(ItemRow, OfficeRef), ApiError> {
+    let request_id = Uuid::parse_str(&call.request_id).map_err(|_| {
+        ApiError::InvalidArgument(vec![Violation::new(
+            "request_id",
+            "is not a request id (UUID)",
+        )])
+    })?;
+    let reason = combipat_domain::text::clean(&call.reason, 500, false)
+        .map_err(|reason| ApiError::InvalidArgument(vec![Violation::new("reason", reason)]))?;
+    // Checked before calling router, so a stale or foreign caller never reaches it. Once
+    // router has recorded the transfer it stands (the item moves when router's decision
+    // arrives), so the note below is written whatever changed in between.
+    let (transaction, _) = begin(pool, caller, request_id, Some(call.expected_version)).await?;
+    transaction.rollback().await?;
+    let to_office = router
+        .record_transfer(
+            authorization,
+            combipat_proto::router::v1::RecordTransferRequest {
+                request_id: request_id.to_string(),
+                to_office_code: call.to_office_code,
+                reason: reason.clone(),
+            },
+        )
+        .await?;
+    let (mut transaction, _) = begin(pool, caller, request_id, None).await?;
+    let item = update(
+        &mut transaction,
+        request_id,
+        "claimed_by = NULL, lease_until = NULL",
+    )
+    .await?;
+    items::record(
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        "transfer_requested",
+        &format!("to {}: {reason}", to_office.code),
+        false,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok((item, to_office))
 }
 
 fn office(item: &ItemRow) -> OfficeRef {

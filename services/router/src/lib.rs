@@ -70,20 +70,25 @@ impl ServiceDefinition for Service {
             rulesets: Arc::clone(&rulesets),
             outbox: context.outbox.clone(),
         });
-        let (broker, deadline, gate) = (
-            context.broker.clone(),
-            context.settings.shutdown.deadline(),
-            Arc::clone(&rulesets),
-        );
-        context.add_background(move |stop| {
-            Box::pin(async move {
-                // Without a ruleset every request would go round the retry queues into the
-                // dead-letter queue; they wait in the queue until one is active instead.
-                if gate.wait_until_active(&stop).await {
-                    run_consumer(broker, QUEUE, handler, stop, deadline).await;
-                }
-            })
-        });
+        if rulesets.current().is_some() {
+            context.add_consumer(QUEUE, handler);
+        } else {
+            let (broker, deadline, gate) = (
+                context.broker.clone(),
+                context.settings.shutdown.deadline(),
+                Arc::clone(&rulesets),
+            );
+            context.add_background(move |stop| {
+                Box::pin(async move {
+                    // Without a ruleset every request would go round the retry queues into
+                    // the dead-letter queue; they wait in the queue until one is active. Not
+                    // counted for readiness: router must answer (e.g. LoadDirectory) meanwhile.
+                    if gate.wait_until_active(&stop).await {
+                        run_consumer(broker, QUEUE, handler, stop, deadline, None).await;
+                    }
+                })
+            });
+        }
         let api = api::RouterApi {
             pool: context.pool.clone(),
             rulesets,

@@ -49,6 +49,42 @@ impl HandleError {
     }
 }
 
+/// Counts down the consumers a service waits for before it reports ready: each fires once,
+/// the first time its queue, bindings and subscription are in place, so that no event
+/// published after readiness can miss a queue that was about to exist.
+#[derive(Debug, Clone, Default)]
+pub struct StartGate {
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl StartGate {
+    /// One more consumer to wait for.
+    pub fn expect(&self) -> Started {
+        self.pending
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Started {
+            pending: Arc::clone(&self.pending),
+        }
+    }
+
+    pub fn all_started(&self) -> bool {
+        self.pending.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+}
+
+/// A consumer's "I am attached"; see [`StartGate`].
+#[derive(Debug)]
+pub struct Started {
+    pending: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Started {
+    fn fire(self) {
+        self.pending
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// What a service does with one event. Must be idempotent: the same event may arrive
 /// more than once (use [`crate::inbox`] in the same transaction as the effect).
 pub trait EventHandler: Send + Sync + 'static {
@@ -63,9 +99,10 @@ pub async fn run_consumer<H: EventHandler>(
     handler: Arc<H>,
     stop: CancellationToken,
     deadline: Duration,
+    mut started: Option<Started>,
 ) {
     loop {
-        match consume(&broker, &spec, &handler, &stop, deadline).await {
+        match consume(&broker, &spec, &handler, &stop, deadline, &mut started).await {
             Ok(()) => return,
             Err(error) => {
                 metrics::counter!(m::AMQP_RECONNECTS, "task" => spec.name).increment(1);
@@ -95,6 +132,7 @@ async fn consume<H: EventHandler>(
     handler: &Arc<H>,
     stop: &CancellationToken,
     deadline: Duration,
+    started: &mut Option<Started>,
 ) -> anyhow::Result<()> {
     let connection = broker
         .connect(spec.name)
@@ -130,6 +168,9 @@ async fn consume<H: EventHandler>(
         )
         .await?;
     tracing::info!(queue = %names.main, "consuming");
+    if let Some(started) = started.take() {
+        started.fire();
+    }
 
     let context = Arc::new(DeliveryContext {
         names,

@@ -10,7 +10,7 @@ mod replay;
 mod topology;
 
 pub use broker::Broker;
-pub use consumer::{EventHandler, HandleError, run_consumer};
+pub use consumer::{EventHandler, HandleError, StartGate, Started, run_consumer};
 pub use envelope::{EnvelopeExt, new_envelope};
 pub use publisher::{OutgoingMessage, PublishError, publish_confirmed};
 pub use replay::replay_dead_letters;

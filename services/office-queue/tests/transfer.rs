@@ -1,0 +1,219 @@
+//! A transfer crosses two services: office-queue checks what it can, router validates the
+//! target and records the decision, and the item moves when router's decision arrives.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use combipat_platform::auth::Role;
+use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
+use combipat_proto::officequeue::v1::{GetItemRequest, Item, TransferRequest};
+use combipat_testkit::{
+    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, request_summary,
+    submitted_event, token, with_token,
+};
+use tonic::Code;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn official(office: &str) -> String {
+    token(
+        Role::Funzionario,
+        &[("inps_office", office), ("sub", "anna")],
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_transfer_is_validated_by_router_and_moves_the_item() {
+    let bus = TestBus::new();
+    let router = TestService::start::<combipat_router::Service>(&overrides(
+        &TestDatabase::create().await.unwrap(),
+        &bus,
+    ))
+    .await
+    .unwrap();
+    let mut settings = overrides(&TestDatabase::create().await.unwrap(), &bus);
+    settings.push((
+        "router.endpoint".into(),
+        format!("http://{}", router.grpc_addr),
+    ));
+    let queue = TestService::start::<combipat_office_queue::Service>(&settings)
+        .await
+        .unwrap();
+    bus.wait_for_consumer(combipat_router::QUEUE.name)
+        .await
+        .unwrap();
+    bus.wait_for_consumer(combipat_office_queue::QUEUE.name)
+        .await
+        .unwrap();
+    let mut client = OfficeQueueClient::new(grpc_channel(queue.grpc_addr).await.unwrap());
+
+    // A request from Milano, routed by router and filed at SEDE-MI.
+    let request = request_summary("F205", "pensioni", "CP-2026-00000900");
+    let request_id = request.request_id.clone();
+    bus.publish_envelope(&submitted_event(request))
+        .await
+        .unwrap();
+    let reader = client.clone();
+    let at = |office: &'static str| {
+        let client = reader.clone();
+        let request_id = request_id.clone();
+        move || {
+            let mut client = client.clone();
+            let request_id = request_id.clone();
+            async move {
+                let found = client
+                    .get_item(with_token(
+                        GetItemRequest { request_id },
+                        &official(office),
+                    )?)
+                    .await;
+                Ok(found
+                    .ok()
+                    .and_then(|response| response.into_inner().item)
+                    .filter(|item: &Item| item.office_code == office))
+            }
+        }
+    };
+    let item = eventually(WAIT, at("SEDE-MI")).await.unwrap();
+
+    let transfer = |office: &str, to: &str, version: u64| {
+        with_token(
+            TransferRequest {
+                request_id: request_id.clone(),
+                expected_version: version,
+                to_office_code: to.into(),
+                reason: "residente a Torino".into(),
+            },
+            &official(office),
+        )
+        .unwrap()
+    };
+    let not_ours = client
+        .transfer(transfer("SEDE-TO", "SEDE-TO", item.version))
+        .await
+        .unwrap_err();
+    assert_eq!(not_ours.code(), Code::PermissionDenied);
+    let stale = client
+        .transfer(transfer("SEDE-MI", "SEDE-TO", item.version + 7))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let nowhere = client
+        .transfer(transfer("SEDE-MI", "SEDE-XX", item.version))
+        .await
+        .unwrap_err();
+    assert_eq!(nowhere.code(), Code::InvalidArgument, "{nowhere:?}");
+    assert!(
+        nowhere.message().contains("SEDE-XX"),
+        "{}",
+        nowhere.message()
+    );
+
+    let done = client
+        .transfer(transfer("SEDE-MI", "SEDE-TO", item.version))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.to_office.unwrap().code, "SEDE-TO");
+    let moved = eventually(WAIT, at("SEDE-TO")).await.unwrap();
+    assert_eq!(moved.protocol_number, "CP-2026-00000900");
+    let history = client
+        .get_item(
+            with_token(
+                GetItemRequest {
+                    request_id: request_id.clone(),
+                },
+                &official("SEDE-TO"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .history;
+    let actions: Vec<&str> = history.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(actions, ["filed", "transfer_requested", "moved"]);
+
+    queue.shutdown().await.unwrap();
+    router.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_router_a_transfer_is_refused_as_unavailable_and_nothing_changes() {
+    let bus = TestBus::new();
+    let mut settings = overrides(&TestDatabase::create().await.unwrap(), &bus);
+    // Nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    settings.push(("router.endpoint".into(), format!("http://127.0.0.1:{port}")));
+    let queue = TestService::start::<combipat_office_queue::Service>(&settings)
+        .await
+        .unwrap();
+    bus.wait_for_consumer(combipat_office_queue::QUEUE.name)
+        .await
+        .unwrap();
+    let request_id = uuid::Uuid::now_v7().to_string();
+    bus.publish_envelope(&common::decision(
+        &request_id,
+        "SEDE-MI",
+        "CP-2026-00000901",
+        1,
+    ))
+    .await
+    .unwrap();
+    let client = OfficeQueueClient::new(grpc_channel(queue.grpc_addr).await.unwrap());
+    let read = || {
+        let client = client.clone();
+        let request_id = request_id.clone();
+        async move {
+            let mut client = client;
+            anyhow::Ok(
+                client
+                    .get_item(with_token(
+                        GetItemRequest { request_id },
+                        &official("SEDE-MI"),
+                    )?)
+                    .await?
+                    .into_inner(),
+            )
+        }
+    };
+    let before = eventually(WAIT, || async { Ok(read().await.ok()) })
+        .await
+        .unwrap();
+    let version = before.item.as_ref().unwrap().version;
+
+    let mut caller = client.clone();
+    let refused = caller
+        .transfer(
+            with_token(
+                TransferRequest {
+                    request_id: request_id.clone(),
+                    expected_version: version,
+                    to_office_code: "SEDE-TO".into(),
+                    reason: "residente a Torino".into(),
+                },
+                &official("SEDE-MI"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    let after = read().await.unwrap();
+    assert_eq!(after.item.unwrap().version, version);
+    assert_eq!(after.history.len(), before.history.len());
+    queue.shutdown().await.unwrap();
+}
