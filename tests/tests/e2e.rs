@@ -55,6 +55,7 @@ async fn all_items(client: &mut OfficeQueueClient<Channel>, office: &str) -> Vec
                         office_code: office.into(),
                         page_size: 200,
                         page_token: page_token.clone(),
+                        ..ListItemsRequest::default()
                     },
                     &official,
                 )

@@ -12,11 +12,9 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::items::{self, COLUMNS, ItemRow};
+use crate::items::{self, ItemRow};
+use crate::list;
 use crate::work;
-
-const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 200;
 
 pub struct OfficeQueueApi {
     pub pool: PgPool,
@@ -68,31 +66,6 @@ fn authorise_office(caller: &Principal, office_code: &str) -> Result<(), ApiErro
     }
 }
 
-fn page_size(requested: u32) -> Result<i64, ApiError> {
-    match requested {
-        0 => Ok(i64::from(DEFAULT_PAGE_SIZE)),
-        1..=MAX_PAGE_SIZE => Ok(i64::from(requested)),
-        _ => Err(ApiError::InvalidArgument(vec![Violation::new(
-            "page_size",
-            format!("must be at most {MAX_PAGE_SIZE}"),
-        )])),
-    }
-}
-
-/// The cursor is the insertion sequence of the last item returned: items filed later get a
-/// higher one, so pages neither skip nor repeat items while the queue grows.
-fn after_seq(page_token: &str) -> Result<i64, ApiError> {
-    if page_token.is_empty() {
-        return Ok(0);
-    }
-    page_token.parse::<i64>().map_err(|_| {
-        ApiError::InvalidArgument(vec![Violation::new(
-            "page_token",
-            "is not a token this service issued",
-        )])
-    })
-}
-
 #[tonic::async_trait]
 impl OfficeQueue for OfficeQueueApi {
     async fn list_items(
@@ -109,24 +82,7 @@ impl OfficeQueue for OfficeQueueApi {
             .into());
         }
         authorise_office(&caller, &request.office_code)?;
-        let limit = page_size(request.page_size)?;
-        let after = after_seq(&request.page_token)?;
-
-        let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM items WHERE office_code = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-        )))
-        .bind(&request.office_code)
-        .bind(after)
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(ApiError::from)?;
-
-        let more = rows.len() as i64 > limit;
-        let rows: Vec<ItemRow> = rows
-            .into_iter()
-            .take(usize::try_from(limit).unwrap_or(0))
-            .collect();
+        let (rows, more) = list::page(&self.pool, &request).await?;
         let next_page_token = match (more, rows.last()) {
             (true, Some(last)) => last.seq.to_string(),
             _ => String::new(),
@@ -277,6 +233,7 @@ mod tests {
 
     #[test]
     fn page_sizes_and_tokens_are_checked() {
+        use crate::list::{after_seq, page_size};
         assert_eq!(page_size(0).unwrap(), 50);
         assert_eq!(page_size(200).unwrap(), 200);
         assert!(page_size(201).is_err());

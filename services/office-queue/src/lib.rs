@@ -3,6 +3,7 @@
 mod api;
 mod consumer;
 mod items;
+mod list;
 mod router_client;
 mod settings;
 mod work;

@@ -424,3 +424,155 @@ async fn only_officials_of_the_office_work_its_items() {
     assert_eq!(released.claimed_by, "");
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_queue_filters_by_status_motivo_topic_patronato_age_and_claim() {
+    use combipat_proto::common::v1::{Motivo, Provenance};
+    use combipat_proto::officequeue::v1::{ClaimFilter, ListItemsRequest};
+
+    let mut harness = start().await;
+    let first = filed(&mut harness).await;
+    let second = filed(&mut harness).await;
+    let anna = official_named("SEDE-MI", "anna");
+    let claimed = harness
+        .client
+        .claim(claim(&second, second.version, 0, "anna"))
+        .await
+        .unwrap()
+        .into_inner();
+    harness
+        .client
+        .answer(
+            with_token(
+                AnswerRequest {
+                    request_id: second.request_id.clone(),
+                    expected_version: claimed.version,
+                    text: "Fatto".into(),
+                },
+                &anna,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let third = filed(&mut harness).await;
+    harness
+        .client
+        .claim(claim(&third, third.version, 0, "anna"))
+        .await
+        .unwrap();
+
+    let list = |filter: ListItemsRequest| {
+        let mut client = harness.client.clone();
+        let anna = anna.clone();
+        async move {
+            let request = ListItemsRequest {
+                office_code: "SEDE-MI".into(),
+                page_size: 200,
+                ..filter
+            };
+            let items = client
+                .list_items(with_token(request, &anna).unwrap())
+                .await
+                .unwrap()
+                .into_inner()
+                .items;
+            items
+                .into_iter()
+                .map(|item| item.request_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = vec![
+        first.request_id.clone(),
+        second.request_id.clone(),
+        third.request_id.clone(),
+    ];
+    assert_eq!(list(ListItemsRequest::default()).await, all);
+    assert_eq!(
+        list(ListItemsRequest {
+            status: vec!["ANSWERED".into()],
+            ..Default::default()
+        })
+        .await,
+        vec![second.request_id.clone()]
+    );
+    assert_eq!(
+        list(ListItemsRequest {
+            status: vec!["NEW".into()],
+            claimed: ClaimFilter::Unclaimed as i32,
+            ..Default::default()
+        })
+        .await,
+        vec![first.request_id.clone()]
+    );
+    assert_eq!(
+        list(ListItemsRequest {
+            claimed: ClaimFilter::Claimed as i32,
+            ..Default::default()
+        })
+        .await,
+        vec![third.request_id.clone()]
+    );
+    // The fixture files every item with motivo INFO_PAGAMENTI, topic assegno_unico, patronato ACLI.
+    assert_eq!(
+        list(ListItemsRequest {
+            motivo: vec![Motivo::InfoPagamenti as i32],
+            topic: "assegno_unico".into(),
+            patronato: "ACLI".into(),
+            provenance: Provenance::Patronato as i32,
+            ..Default::default()
+        })
+        .await,
+        all
+    );
+    assert!(
+        list(ListItemsRequest {
+            motivo: vec![Motivo::SollecitoPratica as i32],
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    assert!(
+        list(ListItemsRequest {
+            patronato: "INCA".into(),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    let long_ago =
+        combipat_platform::time::to_timestamp(chrono::Utc::now() - chrono::Duration::days(30));
+    assert!(
+        list(ListItemsRequest {
+            submitted_before: Some(long_ago),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+
+    let bad = harness
+        .client
+        .list_items(
+            with_token(
+                ListItemsRequest {
+                    office_code: "SEDE-MI".into(),
+                    status: vec!["OPEN".into()],
+                    ..Default::default()
+                },
+                &anna,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(
+        bad.message().contains("`OPEN` is not one of"),
+        "{}",
+        bad.message()
+    );
+    harness.service.shutdown().await.unwrap();
+}

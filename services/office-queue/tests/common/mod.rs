@@ -117,6 +117,7 @@ pub async fn list(
                     office_code: office.into(),
                     page_size,
                     page_token: page_token.into(),
+                    ..ListItemsRequest::default()
                 },
                 &official(office),
             )
