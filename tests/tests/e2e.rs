@@ -15,9 +15,11 @@ use combipat_e2e::{OtlpSink, System};
 use combipat_platform::auth::Role;
 use combipat_proto::common::v1::Motivo;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
-use combipat_proto::intake::v1::{GetRequestRequest, SubmitRequestRequest};
+use combipat_proto::intake::v1::{GetRequestRequest, ProvideInfoRequest, SubmitRequestRequest};
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
-use combipat_proto::officequeue::v1::{AnswerRequest, ClaimRequest, Item, ListItemsRequest};
+use combipat_proto::officequeue::v1::{
+    AnswerRequest, ClaimRequest, GetItemRequest, Item, ListItemsRequest, RequestInfoRequest,
+};
 use combipat_testkit::{eventually, grpc_channel, token, with_token};
 use nix::sys::signal::Signal;
 use tonic::transport::Channel;
@@ -279,6 +281,165 @@ async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
     // Nothing more arrives later (a late duplicate would show here).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(all_items(&mut queue, "SEDE-TO").await.len(), expected);
+
+    for service in [
+        &mut system.intake,
+        &mut system.router,
+        &mut system.office_queue,
+    ] {
+        assert_eq!(
+            service.stop(Signal::SIGTERM).await.unwrap(),
+            Some(0),
+            "{}",
+            service.log_tail()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_office_asks_for_information_and_the_operator_replies() {
+    let mut system = System::start(None).await.unwrap();
+    let mut intake = IntakeClient::new(grpc_channel(system.intake.grpc_addr).await.unwrap());
+    let mut queue =
+        OfficeQueueClient::new(grpc_channel(system.office_queue.grpc_addr).await.unwrap());
+    let submitted = intake
+        .submit_request(with_token(request("F205", "Pagamento assegno"), &operator()).unwrap())
+        .await
+        .unwrap()
+        .into_inner();
+    let official = token(
+        Role::Funzionario,
+        &[("inps_office", "SEDE-MI"), ("sub", "anna")],
+    )
+    .unwrap();
+    let item_now = |queue: OfficeQueueClient<Channel>, status: &'static str| {
+        let official = official.clone();
+        let request_id = submitted.request_id.clone();
+        move || {
+            let mut queue = queue.clone();
+            let (official, request_id) = (official.clone(), request_id.clone());
+            async move {
+                let found = queue
+                    .get_item(with_token(GetItemRequest { request_id }, &official)?)
+                    .await;
+                Ok(found
+                    .ok()
+                    .and_then(|response| response.into_inner().item)
+                    .filter(|item| item.status == status))
+            }
+        }
+    };
+    let request_now = |intake: IntakeClient<Channel>, status: &'static str| {
+        let request_id = submitted.request_id.clone();
+        move || {
+            let mut intake = intake.clone();
+            let request_id = request_id.clone();
+            async move {
+                let seen = intake
+                    .get_request(with_token(GetRequestRequest { request_id }, &operator())?)
+                    .await?
+                    .into_inner();
+                Ok((seen.status == status).then_some(seen))
+            }
+        }
+    };
+
+    let item = eventually(WAIT, item_now(queue.clone(), "NEW"))
+        .await
+        .unwrap();
+    let claimed = queue
+        .claim(
+            with_token(
+                ClaimRequest {
+                    request_id: item.request_id.clone(),
+                    expected_version: item.version,
+                    lease_seconds: 0,
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    queue
+        .request_info(
+            with_token(
+                RequestInfoRequest {
+                    request_id: item.request_id.clone(),
+                    expected_version: claimed.version,
+                    question: "Serve l'IBAN aggiornato.".into(),
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let asked = eventually(WAIT, request_now(intake.clone(), "INFO_REQUESTED"))
+        .await
+        .unwrap();
+    assert!(
+        asked
+            .history
+            .iter()
+            .any(|change| change.detail == "Serve l'IBAN aggiornato.")
+    );
+    let replied = intake
+        .provide_info(
+            with_token(
+                ProvideInfoRequest {
+                    request_id: submitted.request_id.clone(),
+                    reply: "IBAN IT60X0542811101000000123456".into(),
+                },
+                &operator(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replied.status, "ROUTED");
+    let again = intake
+        .provide_info(
+            with_token(
+                ProvideInfoRequest {
+                    request_id: submitted.request_id.clone(),
+                    reply: "di nuovo".into(),
+                },
+                &operator(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), tonic::Code::FailedPrecondition);
+
+    // The item is work again at the office, with the reply in its history.
+    eventually(WAIT, item_now(queue.clone(), "NEW"))
+        .await
+        .unwrap();
+    let history = queue
+        .get_item(
+            with_token(
+                GetItemRequest {
+                    request_id: submitted.request_id.clone(),
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .history;
+    let actions: Vec<&str> = history.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["filed", "claimed", "info_requested", "info_provided"]
+    );
+    assert_eq!(history[3].text, "IBAN IT60X0542811101000000123456");
 
     for service in [
         &mut system.intake,

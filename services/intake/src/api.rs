@@ -10,8 +10,8 @@ use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::{Filer, OfficeRef, RequestSummary};
 use combipat_proto::intake::v1::intake_server::Intake;
 use combipat_proto::intake::v1::{
-    GetRequestRequest, GetRequestResponse, StatusChange, SubmitRequestRequest,
-    SubmitRequestResponse,
+    GetRequestRequest, GetRequestResponse, ProvideInfoRequest, ProvideInfoResponse, StatusChange,
+    SubmitRequestRequest, SubmitRequestResponse,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -128,6 +128,26 @@ impl Intake for IntakeApi {
             status: stored.status,
             office,
             history,
+        }))
+    }
+
+    async fn provide_info(
+        &self,
+        request: Request<ProvideInfoRequest>,
+    ) -> Result<Response<ProvideInfoResponse>, Status> {
+        let operator = operator(principal(&request)?)?;
+        let call = request.into_inner();
+        let request_id = Uuid::parse_str(&call.request_id).map_err(|_| {
+            ApiError::InvalidArgument(vec![Violation::new(
+                "request_id",
+                "is not a request id (UUID)",
+            )])
+        })?;
+        let status =
+            crate::reply::provide_info(&self.pool, &operator, request_id, &call.reply).await?;
+        self.outbox.wake();
+        Ok(Response::new(ProvideInfoResponse {
+            status: status.to_owned(),
         }))
     }
 }

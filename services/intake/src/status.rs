@@ -19,6 +19,7 @@ pub const QUEUE: QueueSpec = QueueSpec {
     bindings: &[
         "request.routed",
         "request.unroutable",
+        "request.info_requested",
         "request.answered",
         "request.closed",
     ],
@@ -27,6 +28,7 @@ pub const QUEUE: QueueSpec = QueueSpec {
 pub const ROUTED: &str = "ROUTED";
 pub const UNROUTABLE: &str = "UNROUTABLE";
 pub const ANSWERED: &str = "ANSWERED";
+pub const INFO_REQUESTED: &str = "INFO_REQUESTED";
 pub const CLOSED: &str = "CLOSED";
 
 pub struct StatusHandler {
@@ -73,6 +75,16 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                     .ok_or_else(|| permanent("an answer without its office"))?,
                 decision_sequence: None,
                 detail: event.answer,
+            });
+        }
+        Some(Payload::RequestInfoRequested(event)) => {
+            return Ok(Change {
+                status: INFO_REQUESTED,
+                office: event
+                    .office
+                    .ok_or_else(|| permanent("an information request without its office"))?,
+                decision_sequence: None,
+                detail: event.question,
             });
         }
         Some(Payload::RequestClosed(event)) => {

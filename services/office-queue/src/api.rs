@@ -6,7 +6,8 @@ use combipat_platform::{ApiError, Violation};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
 use combipat_proto::officequeue::v1::{
     AddNoteRequest, AnswerRequest, ClaimRequest, CloseRequest, GetItemRequest, GetItemResponse,
-    Item, ListItemsRequest, ListItemsResponse, ReleaseRequest, TransferRequest, TransferResponse,
+    Item, ListItemsRequest, ListItemsResponse, ReleaseRequest, RequestInfoRequest, TransferRequest,
+    TransferResponse,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -144,12 +145,31 @@ impl OfficeQueue for OfficeQueueApi {
     async fn answer(&self, request: Request<AnswerRequest>) -> Result<Response<Item>, Status> {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
-        let outcome = work::answer(
+        let outcome = work::to_patronato(
             &self.pool,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
             &call.text,
+            work::ToPatronato::Answer,
+        )
+        .await;
+        self.done(outcome, true)
+    }
+
+    async fn request_info(
+        &self,
+        request: Request<RequestInfoRequest>,
+    ) -> Result<Response<Item>, Status> {
+        let caller = principal(&request)?.clone();
+        let call = request.into_inner();
+        let outcome = work::to_patronato(
+            &self.pool,
+            &caller,
+            request_id(&call.request_id)?,
+            call.expected_version,
+            &call.question,
+            work::ToPatronato::InfoRequest,
         )
         .await;
         self.done(outcome, true)

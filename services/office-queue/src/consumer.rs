@@ -22,7 +22,11 @@ const ROUTER: &str = "router";
 
 pub const QUEUE: QueueSpec = QueueSpec {
     name: "office-queue.decisions",
-    bindings: &["request.routed", "request.unroutable"],
+    bindings: &[
+        "request.routed",
+        "request.unroutable",
+        "request.info_provided",
+    ],
 };
 
 /// Counter {outcome=filed|moved|stale}.
@@ -30,6 +34,39 @@ const METRIC_FILED: &str = "combipat_items_filed_total";
 
 pub struct DecisionHandler {
     pub pool: PgPool,
+}
+
+impl DecisionHandler {
+    /// The patronato's reply: the waiting item is work again, with the reply in its history.
+    async fn info_provided(
+        &self,
+        event_id: Uuid,
+        request_id: Uuid,
+        reply: combipat_proto::events::v1::RequestInfoProvided,
+    ) -> Result<(), HandleError> {
+        async {
+            let mut transaction = self.pool.begin().await?;
+            if !inbox::first_delivery(&mut transaction, SERVICE_NAME, event_id).await? {
+                return Ok::<_, anyhow::Error>(());
+            }
+            let waiting = sqlx::query(
+                "UPDATE items SET status = 'NEW', version = version + 1
+                 WHERE request_id = $1 AND status = 'INFO_REQUESTED'",
+            )
+            .bind(request_id)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if waiting == 0 {
+                tracing::warn!(request.id = %request_id, "a reply arrived for an item that was not waiting for one; kept in its history");
+            }
+            items::record(&mut transaction, request_id, &reply.provided_by, "info_provided", &reply.reply, false).await?;
+            transaction.commit().await?;
+            Ok(())
+        }
+        .await
+        .map_err(HandleError::Transient)
+    }
 }
 
 fn permanent(message: impl std::fmt::Display) -> HandleError {
@@ -85,6 +122,11 @@ impl EventHandler for DecisionHandler {
     async fn handle(&self, envelope: Envelope) -> Result<(), HandleError> {
         let event_id = Uuid::parse_str(&envelope.event_id)
             .map_err(|error| permanent(format!("event id: {error}")))?;
+        if let Some(Payload::RequestInfoProvided(reply)) = envelope.payload {
+            let request_id = Uuid::parse_str(&envelope.request_id)
+                .map_err(|error| permanent(format!("request id: {error}")))?;
+            return self.info_provided(event_id, request_id, reply).await;
+        }
         let filing = filing(envelope.payload, &envelope.event_type)?;
         let request = &filing.request;
         let request_id = Uuid::parse_str(&request.request_id)

@@ -9,7 +9,7 @@ use combipat_platform::time::timestamp_now;
 use combipat_platform::{ApiError, Violation, outbox};
 use combipat_proto::common::v1::OfficeRef;
 use combipat_proto::events::v1::envelope::Payload;
-use combipat_proto::events::v1::{RequestAnswered, RequestClosed};
+use combipat_proto::events::v1::{RequestAnswered, RequestClosed, RequestInfoRequested};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -164,48 +164,88 @@ pub async fn release(
     Ok(released)
 }
 
-pub async fn answer(
+/// What an official sends the patronato: an answer, or a request for more information.
+#[derive(Debug, Clone, Copy)]
+pub enum ToPatronato {
+    Answer,
+    InfoRequest,
+}
+
+impl ToPatronato {
+    fn status(self) -> &'static str {
+        match self {
+            Self::Answer => "ANSWERED",
+            Self::InfoRequest => "INFO_REQUESTED",
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            Self::Answer => "answered",
+            Self::InfoRequest => "info_requested",
+        }
+    }
+
+    fn event(self, item: &ItemRow, caller: &Principal, text: String) -> Payload {
+        match self {
+            Self::Answer => Payload::RequestAnswered(RequestAnswered {
+                office: Some(office(item)),
+                answer: text,
+                answered_by: caller.subject.clone(),
+                answered_at: Some(timestamp_now()),
+            }),
+            Self::InfoRequest => Payload::RequestInfoRequested(RequestInfoRequested {
+                office: Some(office(item)),
+                question: text,
+                asked_by: caller.subject.clone(),
+            }),
+        }
+    }
+}
+
+/// Sends `text` to the patronato: needs the caller's lease, ends it, sets the status, and
+/// writes the history entry and the event in one transaction.
+pub async fn to_patronato(
     pool: &PgPool,
     caller: &Principal,
     request_id: Uuid,
     expected_version: u64,
     text: &str,
+    kind: ToPatronato,
 ) -> Result<ItemRow, ApiError> {
     let text = clean("text", text)?;
     let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
     if item.holder(Utc::now()) != Some(caller.subject.as_str()) {
         return Err(ApiError::FailedPrecondition(
-            "claim the item before answering it".to_owned(),
+            "claim the item before writing to the patronato".to_owned(),
         ));
     }
-    let answered = update(
+    let changed = update(
         &mut transaction,
         request_id,
-        "status = 'ANSWERED', claimed_by = NULL, lease_until = NULL",
+        &format!(
+            "status = '{}', claimed_by = NULL, lease_until = NULL",
+            kind.status()
+        ),
     )
     .await?;
     items::record(
         &mut transaction,
         request_id,
         &caller.subject,
-        "answered",
+        kind.action(),
         &text,
         false,
     )
     .await?;
-    let event = Payload::RequestAnswered(RequestAnswered {
-        office: Some(office(&item)),
-        answer: text,
-        answered_by: caller.subject.clone(),
-        answered_at: Some(timestamp_now()),
-    });
+    let event = kind.event(&item, caller, text);
     outbox::enqueue(
         &mut transaction,
         &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
     )
     .await?;
     transaction.commit().await?;
-    Ok(answered)
+    Ok(changed)
 }
 
 /// Notes are internal and append-only; they change no state, so they need no version.
@@ -273,7 +313,7 @@ pub async fn close(
 }
 
 /// Checks what office-queue can check itself (office, version, reason); router checks the
-/// target and records the transfer; then the request is noted in the item's history.
+/// target and records the transfer; the request is noted in the item's history.
 pub async fn transfer(
     pool: &PgPool,
     router: &crate::router_client::Router,
@@ -289,11 +329,10 @@ pub async fn transfer(
     })?;
     let reason = combipat_domain::text::clean(&call.reason, 500, false)
         .map_err(|reason| ApiError::InvalidArgument(vec![Violation::new("reason", reason)]))?;
-    // Checked before calling router, so a stale or foreign caller never reaches it. Once
-    // router has recorded the transfer it stands (the item moves when router's decision
-    // arrives), so the note below is written whatever changed in between.
-    let (transaction, _) = begin(pool, caller, request_id, Some(call.expected_version)).await?;
-    transaction.rollback().await?;
+    // The item stays locked while router records the transfer: a concurrent change waits, and
+    // router's new decision, which moves the item, lands after the note below. If router
+    // refuses, the transaction rolls back and nothing changes here either.
+    let (mut transaction, _) = begin(pool, caller, request_id, Some(call.expected_version)).await?;
     let to_office = router
         .record_transfer(
             authorization,
@@ -304,7 +343,6 @@ pub async fn transfer(
             },
         )
         .await?;
-    let (mut transaction, _) = begin(pool, caller, request_id, None).await?;
     let item = update(
         &mut transaction,
         request_id,

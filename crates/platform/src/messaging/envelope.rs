@@ -30,6 +30,8 @@ impl EnvelopeExt for Payload {
             Payload::RequestUnroutable(_) => "request.unroutable",
             Payload::RequestAnswered(_) => "request.answered",
             Payload::RequestClosed(_) => "request.closed",
+            Payload::RequestInfoRequested(_) => "request.info_requested",
+            Payload::RequestInfoProvided(_) => "request.info_provided",
         }
     }
 }

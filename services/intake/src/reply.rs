@@ -1,0 +1,63 @@
+//! `ProvideInfo`: the operator's reply when the office asked for more information. The
+//! reply, the request's new status and the event leave in one transaction.
+
+use chrono::Utc;
+use combipat_platform::messaging::new_envelope;
+use combipat_platform::{ApiError, Violation, outbox};
+use combipat_proto::events::v1::RequestInfoProvided;
+use combipat_proto::events::v1::envelope::Payload;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::SERVICE_NAME;
+use crate::status::{INFO_REQUESTED, ROUTED};
+use crate::store::Operator;
+
+const REPLY_MAX_CHARS: usize = 4000;
+
+pub async fn provide_info(
+    pool: &PgPool,
+    operator: &Operator,
+    request_id: Uuid,
+    reply: &str,
+) -> Result<&'static str, ApiError> {
+    let reply = combipat_domain::text::clean(reply, REPLY_MAX_CHARS, true)
+        .map_err(|reason| ApiError::InvalidArgument(vec![Violation::new("reply", reason)]))?;
+    let mut transaction = pool.begin().await?;
+    let found: Option<(String, String)> =
+        sqlx::query_as("SELECT status, patronato_office FROM requests WHERE id = $1 FOR UPDATE")
+            .bind(request_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+    let (status, office) = found
+        .filter(|(_, office)| *office == operator.patronato_office)
+        .ok_or_else(|| ApiError::NotFound(format!("no request {request_id}")))?;
+    if status != INFO_REQUESTED {
+        return Err(ApiError::FailedPrecondition(format!(
+            "the office has not asked for information (the request is {status})"
+        )));
+    }
+    sqlx::query("UPDATE requests SET status = $2 WHERE id = $1")
+        .bind(request_id)
+        .bind(ROUTED)
+        .execute(&mut *transaction)
+        .await?;
+    sqlx::query("INSERT INTO request_history (request_id, at, status, detail) VALUES ($1, $2, 'INFO_PROVIDED', $3)")
+        .bind(request_id)
+        .bind(Utc::now())
+        .bind(&reply)
+        .execute(&mut *transaction)
+        .await?;
+    let event = Payload::RequestInfoProvided(RequestInfoProvided {
+        reply,
+        provided_by: operator.id.clone(),
+    });
+    outbox::enqueue(
+        &mut transaction,
+        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
+    )
+    .await?;
+    transaction.commit().await?;
+    tracing::info!(request.id = %request_id, office = %office, "information provided");
+    Ok(ROUTED)
+}
