@@ -2,6 +2,7 @@
 //! topics. Pure code, no I/O beyond reading reference files; property-tested.
 
 pub mod codice_fiscale;
+pub mod sollecito;
 mod names;
 pub mod territory;
 pub mod text;
