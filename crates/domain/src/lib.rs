@@ -2,8 +2,8 @@
 //! topics. Pure code, no I/O beyond reading reference files; property-tested.
 
 pub mod codice_fiscale;
-pub mod sollecito;
 mod names;
+pub mod sollecito;
 pub mod territory;
 pub mod text;
 pub mod topic;

@@ -20,12 +20,17 @@ pub enum SollecitoRefusal {
 
 /// When a sollecito becomes possible: 15 calendar days after the later of the sending and
 /// the previous sollecito.
-pub fn possible_from(sent_at: DateTime<Utc>, last_sollecito: Option<DateTime<Utc>>) -> DateTime<Utc> {
+pub fn possible_from(
+    sent_at: DateTime<Utc>,
+    last_sollecito: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
     let since = last_sollecito.map_or(sent_at, |last| last.max(sent_at));
     let local = since.with_timezone(&Rome);
     local
         .checked_add_days(Days::new(DAYS))
-        .map_or(since + chrono::Duration::days(15), |later| later.with_timezone(&Utc))
+        .map_or(since + chrono::Duration::days(15), |later| {
+            later.with_timezone(&Utc)
+        })
 }
 
 /// Whether a sollecito may be sent `now`.
@@ -53,14 +58,22 @@ mod tests {
     use super::*;
 
     fn rome(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        Rome.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().with_timezone(&Utc)
+        Rome.with_ymd_and_hms(y, m, d, h, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn fifteen_calendar_days_keep_the_italian_hour_across_daylight_saving() {
         // Sent before the change to summer time (29 March 2026), chaseable at the same hour.
-        assert_eq!(possible_from(rome(2026, 3, 20, 10), None), rome(2026, 4, 4, 10));
-        assert_eq!(possible_from(rome(2026, 10, 20, 10), None), rome(2026, 11, 4, 10));
+        assert_eq!(
+            possible_from(rome(2026, 3, 20, 10), None),
+            rome(2026, 4, 4, 10)
+        );
+        assert_eq!(
+            possible_from(rome(2026, 10, 20, 10), None),
+            rome(2026, 11, 4, 10)
+        );
     }
 
     #[test]
@@ -68,14 +81,21 @@ mod tests {
         let sent = rome(2026, 11, 1, 9);
         assert_eq!(
             check(sent, false, None, rome(2026, 11, 16, 8)),
-            Err(SollecitoRefusal::TooEarly { possible_from: rome(2026, 11, 16, 9) })
+            Err(SollecitoRefusal::TooEarly {
+                possible_from: rome(2026, 11, 16, 9)
+            })
         );
         assert_eq!(check(sent, false, None, rome(2026, 11, 16, 9)), Ok(()));
-        assert_eq!(check(sent, true, None, rome(2026, 12, 31, 9)), Err(SollecitoRefusal::Answered));
+        assert_eq!(
+            check(sent, true, None, rome(2026, 12, 31, 9)),
+            Err(SollecitoRefusal::Answered)
+        );
         let first = rome(2026, 11, 20, 12);
         assert_eq!(
             check(sent, false, Some(first), rome(2026, 11, 30, 12)),
-            Err(SollecitoRefusal::TooEarly { possible_from: rome(2026, 12, 5, 12) })
+            Err(SollecitoRefusal::TooEarly {
+                possible_from: rome(2026, 12, 5, 12)
+            })
         );
     }
 

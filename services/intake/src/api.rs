@@ -10,8 +10,9 @@ use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::{Filer, OfficeRef, RequestSummary};
 use combipat_proto::intake::v1::intake_server::Intake;
 use combipat_proto::intake::v1::{
-    GetRequestRequest, GetRequestResponse, ProvideInfoRequest, ProvideInfoResponse, StatusChange,
-    SubmitRequestRequest, SubmitRequestResponse,
+    GetRequestRequest, GetRequestResponse, ProvideInfoRequest, ProvideInfoResponse,
+    SendReminderRequest, SendReminderResponse, StatusChange, SubmitRequestRequest,
+    SubmitRequestResponse,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -148,6 +149,25 @@ impl Intake for IntakeApi {
         self.outbox.wake();
         Ok(Response::new(ProvideInfoResponse {
             status: status.to_owned(),
+        }))
+    }
+
+    async fn send_reminder(
+        &self,
+        request: Request<SendReminderRequest>,
+    ) -> Result<Response<SendReminderResponse>, Status> {
+        let operator = operator(principal(&request)?)?;
+        let request_id = Uuid::parse_str(&request.get_ref().request_id).map_err(|_| {
+            ApiError::InvalidArgument(vec![Violation::new(
+                "request_id",
+                "is not a request id (UUID)",
+            )])
+        })?;
+        let (solleciti, next) = crate::reminder::send(&self.pool, &operator, request_id).await?;
+        self.outbox.wake();
+        Ok(Response::new(SendReminderResponse {
+            solleciti,
+            next_possible_from: Some(to_timestamp(next)),
         }))
     }
 }

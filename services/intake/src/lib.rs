@@ -1,6 +1,7 @@
 //! Intake: where patronato operators file requests for citizens.
 
 mod api;
+mod reminder;
 mod reply;
 mod settings;
 mod status;

@@ -354,3 +354,76 @@ async fn the_operator_sees_where_the_request_is_and_its_history() {
     );
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_sollecito_waits_fifteen_days_and_none_follows_an_answer() {
+    use combipat_proto::intake::v1::SendReminderRequest;
+
+    let mut harness = start().await;
+    let mut solleciti = harness.bus.observe("request.sollecito").await.unwrap();
+    let token = operator("INCA-MI-01");
+    let submitted = harness
+        .client
+        .submit_request(with_token(good_request(), &token).unwrap())
+        .await
+        .unwrap()
+        .into_inner();
+    let remind = |client: IntakeClient<Channel>, token: String| {
+        let request_id = submitted.request_id.clone();
+        async move {
+            let mut client = client;
+            client
+                .send_reminder(with_token(SendReminderRequest { request_id }, &token).unwrap())
+                .await
+        }
+    };
+    let too_early = remind(harness.client.clone(), token.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(too_early.code(), Code::FailedPrecondition);
+    assert!(
+        too_early.message().contains("a sollecito is possible from"),
+        "{}",
+        too_early.message()
+    );
+
+    // Sixteen days later.
+    let pool = harness.database.connect().await.unwrap();
+    sqlx::query("UPDATE requests SET submitted_at = submitted_at - interval '16 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let other_office = remind(harness.client.clone(), operator("INCA-TO-02"))
+        .await
+        .unwrap_err();
+    assert_eq!(other_office.code(), Code::NotFound);
+    let sent = remind(harness.client.clone(), token.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sent.solleciti, 1);
+    let event = solleciti.next(Duration::from_secs(10)).await.unwrap();
+    let Some(Payload::RequestSollecito(sollecito)) = event.payload else {
+        panic!("{event:?}")
+    };
+    assert_eq!(sollecito.count, 1);
+
+    // Another one needs fifteen days since this one; an answered request needs none.
+    let again = remind(harness.client.clone(), token.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    sqlx::query("UPDATE requests SET status = 'ANSWERED', last_sollecito_at = last_sollecito_at - interval '20 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let answered = remind(harness.client.clone(), token.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        answered.message().contains("already answered"),
+        "{}",
+        answered.message()
+    );
+    harness.service.shutdown().await.unwrap();
+}

@@ -26,6 +26,7 @@ pub const QUEUE: QueueSpec = QueueSpec {
         "request.routed",
         "request.unroutable",
         "request.info_provided",
+        "request.sollecito",
     ],
 };
 
@@ -37,6 +38,41 @@ pub struct DecisionHandler {
 }
 
 impl DecisionHandler {
+    /// A sollecito from the patronato: counted on the item (it raises its priority).
+    async fn sollecito(
+        &self,
+        event_id: Uuid,
+        request_id: Uuid,
+        sollecito: combipat_proto::events::v1::RequestSollecito,
+    ) -> Result<(), HandleError> {
+        async {
+            let mut transaction = self.pool.begin().await?;
+            if !inbox::first_delivery(&mut transaction, SERVICE_NAME, event_id).await? {
+                return Ok::<_, anyhow::Error>(());
+            }
+            sqlx::query(
+                "UPDATE items SET solleciti = GREATEST(solleciti, $2) WHERE request_id = $1",
+            )
+            .bind(request_id)
+            .bind(i32::try_from(sollecito.count).unwrap_or(i32::MAX))
+            .execute(&mut *transaction)
+            .await?;
+            items::record(
+                &mut transaction,
+                request_id,
+                &sollecito.sent_by,
+                "sollecito",
+                &format!("sollecito n. {}", sollecito.count),
+                false,
+            )
+            .await?;
+            transaction.commit().await?;
+            Ok(())
+        }
+        .await
+        .map_err(HandleError::Transient)
+    }
+
     /// The patronato's reply: the waiting item is work again, with the reply in its history.
     async fn info_provided(
         &self,
@@ -122,10 +158,18 @@ impl EventHandler for DecisionHandler {
     async fn handle(&self, envelope: Envelope) -> Result<(), HandleError> {
         let event_id = Uuid::parse_str(&envelope.event_id)
             .map_err(|error| permanent(format!("event id: {error}")))?;
-        if let Some(Payload::RequestInfoProvided(reply)) = envelope.payload {
-            let request_id = Uuid::parse_str(&envelope.request_id)
-                .map_err(|error| permanent(format!("request id: {error}")))?;
-            return self.info_provided(event_id, request_id, reply).await;
+        match envelope.payload {
+            Some(Payload::RequestInfoProvided(reply)) => {
+                let request_id = Uuid::parse_str(&envelope.request_id)
+                    .map_err(|error| permanent(format!("request id: {error}")))?;
+                return self.info_provided(event_id, request_id, reply).await;
+            }
+            Some(Payload::RequestSollecito(sollecito)) => {
+                let request_id = Uuid::parse_str(&envelope.request_id)
+                    .map_err(|error| permanent(format!("request id: {error}")))?;
+                return self.sollecito(event_id, request_id, sollecito).await;
+            }
+            _ => {}
         }
         let filing = filing(envelope.payload, &envelope.event_type)?;
         let request = &filing.request;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 pub const COLUMNS: &str =
     "seq, request_id, protocol_number, office_code, motivo, topic, subject, patronato,
-    status, submitted_at, filed_at, version, claimed_by, lease_until";
+    status, submitted_at, filed_at, version, claimed_by, lease_until, solleciti";
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ItemRow {
@@ -27,6 +27,7 @@ pub struct ItemRow {
     pub version: i64,
     pub claimed_by: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+    pub solleciti: i32,
 }
 
 impl ItemRow {
@@ -57,6 +58,7 @@ impl From<ItemRow> for Item {
             version: u64::try_from(row.version).unwrap_or_default(),
             lease_until: holder.as_ref().and(row.lease_until).map(to_timestamp),
             claimed_by: holder.unwrap_or_default(),
+            solleciti: u32::try_from(row.solleciti).unwrap_or_default(),
         }
     }
 }

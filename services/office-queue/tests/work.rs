@@ -576,3 +576,35 @@ async fn the_queue_filters_by_status_motivo_topic_patronato_age_and_claim() {
     );
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_sollecito_is_counted_on_the_item_and_kept_in_its_history() {
+    use combipat_proto::events::v1::RequestSollecito;
+
+    let mut harness = start().await;
+    let item = filed(&mut harness).await;
+    let sollecito = combipat_platform::messaging::new_envelope(
+        "intake",
+        &item.request_id,
+        Payload::RequestSollecito(RequestSollecito {
+            count: 1,
+            sent_by: "op-1".into(),
+        }),
+    );
+    harness.bus.publish_envelope(&sollecito).await.unwrap();
+    harness.bus.publish_envelope(&sollecito).await.unwrap(); // redelivered: counted once
+    harness
+        .service
+        .wait_for_metric("combipat_inbox_duplicates_total{consumer=\"office-queue\"} 1")
+        .await
+        .unwrap();
+    let now = get(&mut harness.client, &item.request_id).await;
+    assert_eq!(now.item.unwrap().solleciti, 1);
+    let entries: Vec<&str> = now
+        .history
+        .iter()
+        .map(|entry| entry.action.as_str())
+        .collect();
+    assert_eq!(entries, ["filed", "sollecito"]);
+    harness.service.shutdown().await.unwrap();
+}

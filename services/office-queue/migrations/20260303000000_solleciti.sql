@@ -1,0 +1,2 @@
+-- Solleciti received for an item: they raise its priority.
+ALTER TABLE items ADD COLUMN solleciti INTEGER NOT NULL DEFAULT 0;
