@@ -6,8 +6,8 @@ use combipat_platform::{ApiError, Violation};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
 use combipat_proto::officequeue::v1::{
     AddNoteRequest, AnswerRequest, ClaimRequest, CloseRequest, GetItemRequest, GetItemResponse,
-    Item, ListItemsRequest, ListItemsResponse, ReleaseRequest, RequestInfoRequest, TransferRequest,
-    TransferResponse,
+    Item, ListItemsRequest, ListItemsResponse, QueueChange, ReleaseRequest, RequestInfoRequest,
+    TransferRequest, TransferResponse, WatchQueueRequest,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -21,6 +21,7 @@ pub struct OfficeQueueApi {
     pub pool: PgPool,
     pub outbox: OutboxWaker,
     pub router: crate::router_client::Router,
+    pub changes: crate::watch::Changes,
 }
 
 fn request_id(text: &str) -> Result<Uuid, ApiError> {
@@ -186,6 +187,33 @@ impl OfficeQueue for OfficeQueueApi {
         )
         .await;
         self.done(outcome, false)
+    }
+
+    type WatchQueueStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<QueueChange, Status>> + Send>>;
+
+    async fn watch_queue(
+        &self,
+        request: Request<WatchQueueRequest>,
+    ) -> Result<Response<Self::WatchQueueStream>, Status> {
+        use tokio_stream::StreamExt as _;
+
+        let caller = principal(&request)?.clone();
+        let office = request.into_inner().office_code;
+        authorise_office(&caller, &office)?;
+        let changes = tokio_stream::wrappers::BroadcastStream::new(self.changes.subscribe());
+        let stream = changes.filter_map(move |change| match change {
+            Ok(change) if change.office.as_deref() == Some(office.as_str()) => {
+                Some(Ok(change.into()))
+            }
+            Ok(_) => None,
+            Err(_lagged) => Some(Err(Status::aborted(
+                "the watcher fell behind; read the queue again and watch anew",
+            ))),
+        });
+        let stream =
+            futures::StreamExt::take_until(stream, self.changes.closed().cancelled_owned());
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn transfer(

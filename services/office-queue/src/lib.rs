@@ -6,6 +6,7 @@ mod items;
 mod list;
 mod router_client;
 mod settings;
+mod watch;
 mod work;
 
 use std::sync::Arc;
@@ -34,6 +35,9 @@ impl ServiceDefinition for Service {
 
     async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
         let router = router_client::Router::new(&own.router)?;
+        let changes = watch::Changes::new();
+        let (listener, listener_pool) = (changes.clone(), context.pool.clone());
+        context.add_background(move |stop| Box::pin(listener.listen(listener_pool, stop)));
         let pool = context.pool.clone();
         context.add_consumer(
             QUEUE,
@@ -44,6 +48,7 @@ impl ServiceDefinition for Service {
                 pool,
                 outbox: context.outbox.clone(),
                 router,
+                changes,
             },
             context.auth_interceptor(),
         );

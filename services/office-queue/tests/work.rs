@@ -608,3 +608,86 @@ async fn a_sollecito_is_counted_on_the_item_and_kept_in_its_history() {
     assert_eq!(entries, ["filed", "sollecito"]);
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn watch_queue_delivers_an_offices_changes_in_order() {
+    use combipat_proto::officequeue::v1::WatchQueueRequest;
+    use futures::StreamExt as _;
+
+    let mut harness = start().await;
+    let anna = official_named("SEDE-MI", "anna");
+    let mut changes = harness
+        .client
+        .watch_queue(
+            with_token(
+                WatchQueueRequest {
+                    office_code: "SEDE-MI".into(),
+                },
+                &anna,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    // Another office's watcher sees none of these.
+    let refused = harness
+        .client
+        .watch_queue(
+            with_token(
+                WatchQueueRequest {
+                    office_code: "SEDE-MI".into(),
+                },
+                &official_named("SEDE-TO", "bruno"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    let first = filed(&mut harness).await;
+    let second = filed(&mut harness).await;
+    harness
+        .bus
+        .publish_envelope(&decision(
+            &uuid::Uuid::now_v7().to_string(),
+            "SEDE-TO",
+            "CP-9",
+            1,
+        ))
+        .await
+        .unwrap();
+    harness
+        .client
+        .claim(claim(&first, first.version, 0, "anna"))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let change = tokio::time::timeout(WAIT, changes.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push(change);
+    }
+    let steps: Vec<(&str, &str)> = seen
+        .iter()
+        .map(|change| (change.request_id.as_str(), change.action.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (first.request_id.as_str(), "filed"),
+            (second.request_id.as_str(), "filed"),
+            (first.request_id.as_str(), "claimed")
+        ]
+    );
+    assert!(
+        seen.windows(2)
+            .all(|pair| pair[0].history_id < pair[1].history_id)
+    );
+    harness.service.shutdown().await.unwrap();
+}
