@@ -10,9 +10,9 @@ use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::{Filer, OfficeRef, RequestSummary};
 use combipat_proto::intake::v1::intake_server::Intake;
 use combipat_proto::intake::v1::{
-    GetRequestRequest, GetRequestResponse, ProvideInfoRequest, ProvideInfoResponse,
-    SendReminderRequest, SendReminderResponse, StatusChange, SubmitRequestRequest,
-    SubmitRequestResponse,
+    GetRequestRequest, GetRequestResponse, ListRequestsRequest, ListRequestsResponse,
+    ProvideInfoRequest, ProvideInfoResponse, SendReminderRequest, SendReminderResponse,
+    StatusChange, SubmitRequestRequest, SubmitRequestResponse,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -169,5 +169,15 @@ impl Intake for IntakeApi {
             solleciti,
             next_possible_from: Some(to_timestamp(next)),
         }))
+    }
+
+    async fn list_requests(
+        &self,
+        request: Request<ListRequestsRequest>,
+    ) -> Result<Response<ListRequestsResponse>, Status> {
+        let operator = operator(principal(&request)?)?;
+        let page =
+            crate::list::page(&self.pool, &operator.patronato_office, request.get_ref()).await?;
+        Ok(Response::new(page))
     }
 }

@@ -1,6 +1,7 @@
 //! Intake: where patronato operators file requests for citizens.
 
 mod api;
+mod list;
 mod reminder;
 mod reply;
 mod settings;

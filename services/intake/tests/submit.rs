@@ -427,3 +427,146 @@ async fn a_sollecito_waits_fifteen_days_and_none_follows_an_answer() {
     );
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_office_lists_its_own_requests_filtered_and_page_by_page() {
+    use combipat_proto::intake::v1::ListRequestsRequest;
+
+    let mut harness = start().await;
+    let mine = operator("INCA-MI-01");
+    let mut protocol_numbers = Vec::new();
+    for (n, motivo) in [
+        Motivo::RichiestaGenerica,
+        Motivo::InfoPagamenti,
+        Motivo::RichiestaGenerica,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut request = good_request();
+        request.motivo = motivo as i32;
+        request.subject = format!("Richiesta {n}");
+        if n == 2 {
+            request.codice_fiscale = "BNZVCN32S10E573Z".into();
+        }
+        let response = harness
+            .client
+            .submit_request(with_token(request, &mine).unwrap())
+            .await
+            .unwrap()
+            .into_inner();
+        protocol_numbers.push(response.protocol_number);
+    }
+    harness
+        .client
+        .submit_request(with_token(good_request(), &operator("INCA-TO-02")).unwrap())
+        .await
+        .unwrap();
+
+    let list = |filter: ListRequestsRequest, token: String| {
+        let client = harness.client.clone();
+        async move {
+            let mut client = client;
+            client
+                .list_requests(with_token(filter, &token).unwrap())
+                .await
+        }
+    };
+    let numbers = |response: &combipat_proto::intake::v1::ListRequestsResponse| {
+        response
+            .requests
+            .iter()
+            .map(|entry| entry.protocol_number.clone())
+            .collect::<Vec<_>>()
+    };
+    let newest_first: Vec<String> = protocol_numbers.iter().rev().cloned().collect();
+    let all = list(ListRequestsRequest::default(), mine.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        numbers(&all),
+        newest_first,
+        "only this office's requests, newest first"
+    );
+
+    let first_page = list(
+        ListRequestsRequest {
+            page_size: 2,
+            ..Default::default()
+        },
+        mine.clone(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(numbers(&first_page), newest_first[..2]);
+    let second_page = list(
+        ListRequestsRequest {
+            page_size: 2,
+            page_token: first_page.next_page_token.clone(),
+            ..Default::default()
+        },
+        mine.clone(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(numbers(&second_page), newest_first[2..]);
+    assert!(second_page.next_page_token.is_empty());
+
+    let payments = list(
+        ListRequestsRequest {
+            motivo: vec![Motivo::InfoPagamenti as i32],
+            ..Default::default()
+        },
+        mine.clone(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(numbers(&payments), [protocol_numbers[1].clone()]);
+    let citizen = list(
+        ListRequestsRequest {
+            codice_fiscale: "bnzvcn32s10e573z".into(),
+            ..Default::default()
+        },
+        mine.clone(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(numbers(&citizen), [protocol_numbers[2].clone()]);
+    let submitted = list(
+        ListRequestsRequest {
+            status: vec!["SUBMITTED".into()],
+            ..Default::default()
+        },
+        mine.clone(),
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(submitted.requests.len(), 3);
+
+    let bad = list(
+        ListRequestsRequest {
+            codice_fiscale: "XYZ".into(),
+            page_token: "nonsense".into(),
+            ..Default::default()
+        },
+        mine.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let fields: Vec<String> = bad
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["codice_fiscale", "page_token"]);
+    harness.service.shutdown().await.unwrap();
+}

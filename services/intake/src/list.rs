@@ -1,0 +1,159 @@
+//! `ListRequests`: the operator's office's requests, newest first, filtered, a page at a time.
+//! The cursor is (submitted_at, id) of the last row returned, so new requests never shift a
+//! page that is being read.
+
+use chrono::{DateTime, Utc};
+use combipat_domain::CodiceFiscale;
+use combipat_platform::time::{from_timestamp, to_timestamp};
+use combipat_platform::{ApiError, Violation};
+use combipat_proto::intake::v1::{ListRequestsRequest, ListRequestsResponse, RequestListEntry};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 200;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    protocol_number: String,
+    motivo: i32,
+    codice_fiscale: String,
+    topic: String,
+    subject: String,
+    status: String,
+    office_code: Option<String>,
+    submitted_at: DateTime<Utc>,
+    solleciti: i32,
+}
+
+/// The page token: the last row's submission time (µs) and id. None for the first page.
+fn cursor(token: &str) -> Result<Option<(DateTime<Utc>, Uuid)>, ()> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let (micros, id) = token.split_once('_').ok_or(())?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| ())?).ok_or(())?;
+    Ok(Some((at, Uuid::parse_str(id).map_err(|_| ())?)))
+}
+
+pub async fn page(
+    pool: &PgPool,
+    patronato_office: &str,
+    request: &ListRequestsRequest,
+) -> Result<ListRequestsResponse, ApiError> {
+    let mut violations = Vec::new();
+    let limit = match request.page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        1..=MAX_PAGE_SIZE => request.page_size,
+        _ => {
+            violations.push(Violation::new(
+                "page_size",
+                format!("must be at most {MAX_PAGE_SIZE}"),
+            ));
+            DEFAULT_PAGE_SIZE
+        }
+    };
+    let codice_fiscale = if request.codice_fiscale.is_empty() {
+        None
+    } else {
+        CodiceFiscale::parse(&request.codice_fiscale)
+            .map_err(|error| violations.push(Violation::new("codice_fiscale", error.to_string())))
+            .ok()
+    };
+    let time =
+        |field: &str, value: Option<&prost_types::Timestamp>, violations: &mut Vec<Violation>| {
+            value.and_then(|value| {
+                let parsed = from_timestamp(Some(value));
+                if parsed.is_none() {
+                    violations.push(Violation::new(field, "is not a valid time"));
+                }
+                parsed
+            })
+        };
+    let from = time(
+        "submitted_from",
+        request.submitted_from.as_ref(),
+        &mut violations,
+    );
+    let to = time(
+        "submitted_to",
+        request.submitted_to.as_ref(),
+        &mut violations,
+    );
+    let after = cursor(&request.page_token).unwrap_or_else(|()| {
+        violations.push(Violation::new(
+            "page_token",
+            "is not a token this service issued",
+        ));
+        None
+    });
+    if !violations.is_empty() {
+        return Err(ApiError::InvalidArgument(violations));
+    }
+
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
+        "SELECT id, protocol_number, motivo, codice_fiscale, topic, subject, status, office_code, submitted_at, solleciti
+         FROM requests WHERE patronato_office = ",
+    );
+    query.push_bind(patronato_office);
+    if !request.status.is_empty() {
+        query
+            .push(" AND status = ANY(")
+            .push_bind(&request.status)
+            .push(")");
+    }
+    if !request.motivo.is_empty() {
+        query
+            .push(" AND motivo = ANY(")
+            .push_bind(&request.motivo)
+            .push(")");
+    }
+    if let Some(from) = from {
+        query.push(" AND submitted_at >= ").push_bind(from);
+    }
+    if let Some(to) = to {
+        query.push(" AND submitted_at < ").push_bind(to);
+    }
+    if let Some(codice_fiscale) = &codice_fiscale {
+        query
+            .push(" AND codice_fiscale = ")
+            .push_bind(codice_fiscale.as_str().to_owned());
+    }
+    if let Some((at, id)) = after {
+        query
+            .push(" AND (submitted_at, id) < (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY submitted_at DESC, id DESC LIMIT ")
+        .push_bind(i64::from(limit) + 1);
+    let mut rows: Vec<Row> = query.build_query_as().fetch_all(pool).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next_page_token = match (more, rows.last()) {
+        (true, Some(last)) => format!("{}_{}", last.submitted_at.timestamp_micros(), last.id),
+        _ => String::new(),
+    };
+    Ok(ListRequestsResponse {
+        requests: rows
+            .into_iter()
+            .map(|row| RequestListEntry {
+                request_id: row.id.to_string(),
+                protocol_number: row.protocol_number,
+                motivo: row.motivo,
+                codice_fiscale: row.codice_fiscale,
+                topic: row.topic,
+                subject: row.subject,
+                status: row.status,
+                office_code: row.office_code.unwrap_or_default(),
+                submitted_at: Some(to_timestamp(row.submitted_at)),
+                solleciti: u32::try_from(row.solleciti).unwrap_or_default(),
+            })
+            .collect(),
+        next_page_token,
+    })
+}
