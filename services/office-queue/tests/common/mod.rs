@@ -16,10 +16,13 @@ use combipat_platform::messaging::new_envelope;
 use combipat_proto::common::v1::{Filer, Motivo, OfficeRef, RequestSummary};
 use combipat_proto::events::v1::RequestRouted;
 use combipat_proto::events::v1::envelope::Payload;
-use combipat_proto::officequeue::v1::ListItemsRequest;
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
+use combipat_proto::officequeue::v1::{
+    ClaimRequest, GetItemRequest, GetItemResponse, Item, ListItemsRequest,
+};
 use combipat_testkit::{
-    TestBus, TestDatabase, TestService, grpc_channel, overrides, request_summary, token, with_token,
+    TestBus, TestDatabase, TestService, eventually, grpc_channel, overrides, request_summary,
+    token, with_token,
 };
 use tonic::transport::Channel;
 
@@ -126,4 +129,67 @@ pub async fn list(
         .await
         .unwrap()
         .into_inner()
+}
+
+pub fn official_named(office: &str, name: &str) -> String {
+    token(Role::Funzionario, &[("inps_office", office), ("sub", name)]).unwrap()
+}
+
+/// Files one item at SEDE-MI and returns it.
+pub async fn filed(harness: &mut Harness) -> Item {
+    let request_id = uuid::Uuid::now_v7().to_string();
+    harness
+        .bus
+        .publish_envelope(&decision(&request_id, "SEDE-MI", "CP-2026-00000500", 1))
+        .await
+        .unwrap();
+    let client = harness.client.clone();
+    eventually(WAIT, || {
+        let mut client = client.clone();
+        let request_id = request_id.clone();
+        async move {
+            let found = client
+                .get_item(with_token(
+                    GetItemRequest { request_id },
+                    &official_named("SEDE-MI", "anna"),
+                )?)
+                .await;
+            Ok(found.ok().and_then(|response| response.into_inner().item))
+        }
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn get(client: &mut OfficeQueueClient<Channel>, request_id: &str) -> GetItemResponse {
+    client
+        .get_item(
+            with_token(
+                GetItemRequest {
+                    request_id: request_id.into(),
+                },
+                &official_named("SEDE-MI", "anna"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+pub fn claim(
+    item: &Item,
+    version: u64,
+    lease_seconds: u32,
+    who: &str,
+) -> tonic::Request<ClaimRequest> {
+    with_token(
+        ClaimRequest {
+            request_id: item.request_id.clone(),
+            expected_version: version,
+            lease_seconds,
+        },
+        &official_named("SEDE-MI", who),
+    )
+    .unwrap()
 }
