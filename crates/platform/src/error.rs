@@ -20,6 +20,16 @@ impl Violation {
     }
 }
 
+/// Parses the `request_id` field of an API call, refusing it as a field violation.
+pub fn request_id(text: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(text.trim()).map_err(|_| {
+        ApiError::InvalidArgument(vec![Violation::new(
+            "request_id",
+            "is not a request id (UUID)",
+        )])
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("the request has {} invalid field(s)", .0.len())]

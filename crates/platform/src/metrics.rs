@@ -13,7 +13,7 @@ pub const MESSAGE_PROCESSING_SECONDS: &str = "combipat_message_processing_second
 /// Counter {routing_key, outcome=confirmed|refused}: events the outbox relay published, or
 /// that the broker refused (unroutable or nacked; they are retried with a backoff).
 pub const MESSAGES_PUBLISHED: &str = "combipat_messages_published_total";
-/// Gauge: rows waiting in the outbox at the last relay pass.
+/// Gauge: rows waiting in the outbox (refreshed by the relay at most once a second).
 pub const OUTBOX_PENDING: &str = "combipat_outbox_pending";
 /// Counter {consumer}: redelivered events the inbox recognised and skipped.
 pub const INBOX_DUPLICATES: &str = "combipat_inbox_duplicates_total";

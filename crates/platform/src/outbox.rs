@@ -96,8 +96,18 @@ async fn relay_session(
         .await?;
     declare_exchange(&channel, broker).await?;
     let poll = Duration::from_millis(settings.poll_interval_ms);
+    // Counting the outbox scans it, so the gauge is refreshed at most once a second rather
+    // than on every batch of a backlog.
+    let mut counted_at: Option<tokio::time::Instant> = None;
 
     loop {
+        if counted_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM platform_outbox")
+                .fetch_one(pool)
+                .await?;
+            metrics::gauge!(m::OUTBOX_PENDING).set(pending as f64);
+            counted_at = Some(tokio::time::Instant::now());
+        }
         let relayed = relay_batch(pool, &channel, broker, settings.batch_size).await?;
         if relayed > 0 && relayed == settings.batch_size {
             continue;
@@ -142,10 +152,6 @@ async fn relay_batch(
     .bind(limit)
     .fetch_all(&mut *transaction)
     .await?;
-    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM platform_outbox")
-        .fetch_one(&mut *transaction)
-        .await?;
-    metrics::gauge!(m::OUTBOX_PENDING).set(pending as f64);
     if rows.is_empty() {
         transaction.rollback().await?;
         return Ok(0);

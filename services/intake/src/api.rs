@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use combipat_domain::Territory;
+use combipat_platform::ApiError;
 use combipat_platform::auth::{Principal, Role, principal};
+use combipat_platform::error::request_id;
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::time::to_timestamp;
-use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::{Filer, OfficeRef, RequestSummary};
 use combipat_proto::intake::v1::intake_server::Intake;
 use combipat_proto::intake::v1::{
@@ -16,7 +17,6 @@ use combipat_proto::intake::v1::{
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::status;
 use crate::store::{self, Operator};
@@ -74,12 +74,7 @@ impl Intake for IntakeApi {
         request: Request<GetRequestRequest>,
     ) -> Result<Response<GetRequestResponse>, Status> {
         let caller = principal(&request)?.clone();
-        let request_id = Uuid::parse_str(&request.get_ref().request_id).map_err(|_| {
-            ApiError::InvalidArgument(vec![Violation::new(
-                "request_id",
-                "is not a request id (UUID)",
-            )])
-        })?;
+        let request_id = request_id(&request.get_ref().request_id)?;
         let not_found = || ApiError::NotFound(format!("no request {request_id}"));
         let stored = store::find(&self.pool, request_id)
             .await
@@ -138,12 +133,7 @@ impl Intake for IntakeApi {
     ) -> Result<Response<ProvideInfoResponse>, Status> {
         let operator = operator(principal(&request)?)?;
         let call = request.into_inner();
-        let request_id = Uuid::parse_str(&call.request_id).map_err(|_| {
-            ApiError::InvalidArgument(vec![Violation::new(
-                "request_id",
-                "is not a request id (UUID)",
-            )])
-        })?;
+        let request_id = request_id(&call.request_id)?;
         let status =
             crate::reply::provide_info(&self.pool, &operator, request_id, &call.reply).await?;
         self.outbox.wake();
@@ -157,12 +147,7 @@ impl Intake for IntakeApi {
         request: Request<SendReminderRequest>,
     ) -> Result<Response<SendReminderResponse>, Status> {
         let operator = operator(principal(&request)?)?;
-        let request_id = Uuid::parse_str(&request.get_ref().request_id).map_err(|_| {
-            ApiError::InvalidArgument(vec![Violation::new(
-                "request_id",
-                "is not a request id (UUID)",
-            )])
-        })?;
+        let request_id = request_id(&request.get_ref().request_id)?;
         let (solleciti, next) = crate::reminder::send(&self.pool, &operator, request_id).await?;
         self.outbox.wake();
         Ok(Response::new(SendReminderResponse {

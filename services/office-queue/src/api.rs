@@ -1,6 +1,7 @@
 //! `combipat.officequeue.v1.OfficeQueue` over gRPC.
 
 use combipat_platform::auth::{Principal, Role, principal};
+use combipat_platform::error::request_id;
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::{ApiError, Violation};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
@@ -11,7 +12,6 @@ use combipat_proto::officequeue::v1::{
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::items::{self, ItemRow};
 use crate::list;
@@ -22,15 +22,6 @@ pub struct OfficeQueueApi {
     pub outbox: OutboxWaker,
     pub router: crate::router_client::Router,
     pub changes: crate::watch::Changes,
-}
-
-fn request_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| {
-        ApiError::InvalidArgument(vec![Violation::new(
-            "request_id",
-            "is not a request id (UUID)",
-        )])
-    })
 }
 
 impl OfficeQueueApi {

@@ -38,6 +38,11 @@ impl ItemRow {
             _ => None,
         }
     }
+
+    /// Someone other than `subject` who holds an unexpired lease.
+    pub fn held_by_other(&self, subject: &str, now: DateTime<Utc>) -> Option<&str> {
+        self.holder(now).filter(|holder| *holder != subject)
+    }
 }
 
 impl From<ItemRow> for Item {

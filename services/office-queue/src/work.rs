@@ -100,9 +100,7 @@ pub async fn claim(
         }
     };
     let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
-    if let Some(holder) = item.holder(Utc::now())
-        && holder != caller.subject
-    {
+    if let Some(holder) = item.held_by_other(&caller.subject, Utc::now()) {
         return Err(ApiError::FailedPrecondition(format!(
             "{holder} holds the item until {}",
             item.lease_until
@@ -139,8 +137,9 @@ pub async fn release(
     expected_version: u64,
 ) -> Result<ItemRow, ApiError> {
     let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
-    let holder = item.holder(Utc::now());
-    if holder.is_some_and(|holder| holder != caller.subject) && caller.role != Role::Responsabile {
+    if item.held_by_other(&caller.subject, Utc::now()).is_some()
+        && caller.role != Role::Responsabile
+    {
         return Err(ApiError::PermissionDenied(
             "only the holder or a responsabile releases a claimed item".to_owned(),
         ));
@@ -277,9 +276,7 @@ pub async fn close(
     expected_version: u64,
 ) -> Result<ItemRow, ApiError> {
     let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
-    if let Some(holder) = item.holder(Utc::now())
-        && holder != caller.subject
-    {
+    if let Some(holder) = item.held_by_other(&caller.subject, Utc::now()) {
         return Err(ApiError::FailedPrecondition(format!(
             "{holder} holds the item; they or a responsabile release it first"
         )));
@@ -321,12 +318,7 @@ pub async fn transfer(
     authorization: &str,
     call: combipat_proto::officequeue::v1::TransferRequest,
 ) -> Result<(ItemRow, OfficeRef), ApiError> {
-    let request_id = Uuid::parse_str(&call.request_id).map_err(|_| {
-        ApiError::InvalidArgument(vec![Violation::new(
-            "request_id",
-            "is not a request id (UUID)",
-        )])
-    })?;
+    let request_id = combipat_platform::error::request_id(&call.request_id)?;
     let reason = combipat_domain::text::clean(&call.reason, 500, false)
         .map_err(|reason| ApiError::InvalidArgument(vec![Violation::new("reason", reason)]))?;
     // The item stays locked while router records the transfer: a concurrent change waits, and

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use combipat_domain::{province_name, region_name};
 use combipat_platform::auth::{Principal, Role, principal};
+use combipat_platform::error::request_id;
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::time::to_timestamp;
 use combipat_platform::{ApiError, Violation};
@@ -18,7 +19,6 @@ use combipat_proto::router::v1::{
 use prost::Message as _;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use crate::decisions::{self, NewDecision, TRANSFER};
 use crate::directory::{Office, RoutingIndex, Unroutable};
@@ -86,15 +86,6 @@ fn office_message(office: &Office) -> OfficeMessage {
             .to_owned(),
         parent_code: office.parent.clone().unwrap_or_default(),
     }
-}
-
-fn request_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| {
-        ApiError::InvalidArgument(vec![Violation::new(
-            "request_id",
-            "is not a request id (UUID)",
-        )])
-    })
 }
 
 #[tonic::async_trait]
