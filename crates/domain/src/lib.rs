@@ -1,8 +1,10 @@
 //! Domain rules that are ours to get exactly right: the codice fiscale, the territory, the
 //! topics. Pure code, no I/O beyond reading reference files; property-tested.
 
+pub mod calendar;
 pub mod codice_fiscale;
 mod names;
+pub mod sla;
 pub mod sollecito;
 pub mod territory;
 pub mod text;

@@ -7,8 +7,9 @@ use combipat_platform::{ApiError, Violation};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
 use combipat_proto::officequeue::v1::{
     AddNoteRequest, AnswerRequest, ClaimRequest, CloseRequest, GetItemRequest, GetItemResponse,
-    Item, ListItemsRequest, ListItemsResponse, QueueChange, ReleaseRequest, RequestInfoRequest,
-    TransferRequest, TransferResponse, WatchQueueRequest,
+    GetWorkloadRequest, Item, ListItemsRequest, ListItemsResponse, ListOrder, QueueChange,
+    ReassignRequest, ReleaseRequest, RequestInfoRequest, TransferRequest, TransferResponse,
+    WatchQueueRequest, Workload,
 };
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
@@ -22,6 +23,7 @@ pub struct OfficeQueueApi {
     pub outbox: OutboxWaker,
     pub router: crate::router_client::Router,
     pub changes: crate::watch::Changes,
+    pub sla: combipat_domain::sla::SlaPolicy,
 }
 
 impl OfficeQueueApi {
@@ -75,13 +77,19 @@ impl OfficeQueue for OfficeQueueApi {
             .into());
         }
         authorise_office(&caller, &request.office_code)?;
-        let (rows, more) = list::page(&self.pool, &request).await?;
+        let order = ListOrder::try_from(request.order).map_err(|_| {
+            ApiError::InvalidArgument(vec![Violation::new("order", "unknown order")])
+        })?;
+        let now = chrono::Utc::now();
+        let cursor = list::Cursor::parse(&request.page_token, order, now)?;
+        let (rows, more) = list::page(&self.pool, &request, &cursor).await?;
         let next_page_token = match (more, rows.last()) {
-            (true, Some(last)) => last.seq.to_string(),
+            (true, Some(last)) => cursor.next(last),
             _ => String::new(),
         };
+        let as_of = cursor.as_of(now);
         Ok(Response::new(ListItemsResponse {
-            items: rows.into_iter().map(Item::from).collect(),
+            items: rows.into_iter().map(|row| row.into_item(as_of)).collect(),
             next_page_token,
         }))
     }
@@ -134,11 +142,29 @@ impl OfficeQueue for OfficeQueueApi {
         self.done(outcome, false)
     }
 
+    async fn reassign(&self, request: Request<ReassignRequest>) -> Result<Response<Item>, Status> {
+        let caller = principal(&request)?.clone();
+        let outcome = work::reassign(&self.pool, &caller, request.into_inner()).await;
+        self.done(outcome, false)
+    }
+
+    async fn get_workload(
+        &self,
+        request: Request<GetWorkloadRequest>,
+    ) -> Result<Response<Workload>, Status> {
+        let caller = principal(&request)?.clone();
+        let office = request.into_inner().office_code;
+        crate::workload::authorise(&caller, &office)?;
+        let workload = crate::workload::workload(&self.pool, &office, chrono::Utc::now()).await?;
+        Ok(Response::new(workload))
+    }
+
     async fn answer(&self, request: Request<AnswerRequest>) -> Result<Response<Item>, Status> {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
         let outcome = work::to_patronato(
             &self.pool,
+            &self.sla,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
@@ -157,6 +183,7 @@ impl OfficeQueue for OfficeQueueApi {
         let call = request.into_inner();
         let outcome = work::to_patronato(
             &self.pool,
+            &self.sla,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
@@ -226,6 +253,7 @@ impl OfficeQueue for OfficeQueueApi {
             request.into_inner(),
         )
         .await?;
+        self.outbox.wake();
         Ok(Response::new(TransferResponse {
             item: Some(item.into()),
             to_office: Some(to_office),
@@ -272,12 +300,36 @@ mod tests {
 
     #[test]
     fn page_sizes_and_tokens_are_checked() {
-        use crate::list::{after_seq, page_size};
+        use crate::list::{Cursor, page_size};
         assert_eq!(page_size(0).unwrap(), 50);
         assert_eq!(page_size(200).unwrap(), 200);
         assert!(page_size(201).is_err());
-        assert_eq!(after_seq("").unwrap(), 0);
-        assert_eq!(after_seq("42").unwrap(), 42);
-        assert!(after_seq("abc").is_err());
+        let now = chrono::Utc::now();
+        assert_eq!(
+            Cursor::parse("", ListOrder::Arrival, now).unwrap(),
+            Cursor::Arrival { after_seq: 0 }
+        );
+        assert_eq!(
+            Cursor::parse("a.42", ListOrder::Arrival, now).unwrap(),
+            Cursor::Arrival { after_seq: 42 }
+        );
+        assert!(Cursor::parse("abc", ListOrder::Arrival, now).is_err());
+        // A token of one order is refused for the other.
+        assert!(Cursor::parse("a.42", ListOrder::Priority, now).is_err());
+        let id = uuid::Uuid::new_v4();
+        let token = format!(
+            "p.{}.21.{}.{id}",
+            now.timestamp_micros(),
+            now.timestamp_micros()
+        );
+        match Cursor::parse(&token, ListOrder::Priority, now).unwrap() {
+            Cursor::Priority {
+                after: Some((score, _, last)),
+                ..
+            } => {
+                assert_eq!((score, last), (21, id));
+            }
+            other => panic!("unexpected cursor {other:?}"),
+        }
     }
 }

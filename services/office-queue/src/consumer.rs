@@ -5,6 +5,8 @@
 //! it in the fallback queue of its region.
 
 use anyhow::Context as _;
+use chrono::Utc;
+use combipat_domain::sla::SlaPolicy;
 use combipat_platform::inbox;
 use combipat_platform::messaging::{EventHandler, HandleError, QueueSpec};
 use combipat_platform::time::from_timestamp;
@@ -35,6 +37,7 @@ const METRIC_FILED: &str = "combipat_items_filed_total";
 
 pub struct DecisionHandler {
     pub pool: PgPool,
+    pub sla: SlaPolicy,
 }
 
 impl DecisionHandler {
@@ -85,15 +88,29 @@ impl DecisionHandler {
             if !inbox::first_delivery(&mut transaction, SERVICE_NAME, event_id).await? {
                 return Ok::<_, anyhow::Error>(());
             }
-            let waiting = sqlx::query(
-                "UPDATE items SET status = 'NEW', version = version + 1
-                 WHERE request_id = $1 AND status = 'INFO_REQUESTED'",
+            let days_left: Option<Option<i32>> = sqlx::query_scalar(
+                "SELECT sla_days_left FROM items WHERE request_id = $1 AND status = 'INFO_REQUESTED' FOR UPDATE",
             )
             .bind(request_id)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-            if waiting == 0 {
+            .fetch_optional(&mut *transaction)
+            .await?;
+            if let Some(days_left) = days_left {
+                // The clock starts again with the business days it had left.
+                let deadline = self.sla.resume(
+                    u32::try_from(days_left.unwrap_or_default()).unwrap_or_default(),
+                    Utc::now(),
+                );
+                sqlx::query(
+                    "UPDATE items SET status = 'NEW', version = version + 1,
+                                      sla_due_at = $2, sla_warn_at = $3, sla_days_left = NULL
+                     WHERE request_id = $1",
+                )
+                .bind(request_id)
+                .bind(deadline.due_at)
+                .bind(deadline.warn_at)
+                .execute(&mut *transaction)
+                .await?;
+            } else {
                 tracing::warn!(request.id = %request_id, "a reply arrived for an item that was not waiting for one; kept in its history");
             }
             items::record(&mut transaction, request_id, &reply.provided_by, "info_provided", &reply.reply, false).await?;
@@ -183,6 +200,7 @@ impl EventHandler for DecisionHandler {
             .map(|filer| filer.patronato.clone())
             .unwrap_or_default();
 
+        let deadline = self.sla.deadline(submitted_at);
         let outcome = async {
             let mut transaction = self.pool.begin().await?;
             if !inbox::first_delivery(&mut transaction, SERVICE_NAME, event_id).await? {
@@ -194,13 +212,29 @@ impl EventHandler for DecisionHandler {
                 .bind(&filing.office.code)
                 .execute(&mut *transaction)
                 .await?;
-            let previous: Option<i64> = sqlx::query_scalar("SELECT decision_sequence FROM items WHERE request_id = $1 FOR UPDATE")
-                .bind(request_id)
-                .fetch_optional(&mut *transaction)
-                .await?;
+            let previous: Option<(i64, String, Option<i32>)> = sqlx::query_as(
+                "SELECT decision_sequence, status, sla_days_left FROM items WHERE request_id = $1 FOR UPDATE",
+            )
+            .bind(request_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
             let outcome = match previous {
-                Some(previous) if previous >= filing.decision_sequence => "stale",
-                Some(_) => {
+                Some((previous, _, _)) if previous >= filing.decision_sequence => "stale",
+                Some((_, status, days_left)) => {
+                    // A transfer keeps the citizen's clock; an item that was waiting for
+                    // information is work again at the new office, so its clock restarts.
+                    if status == crate::priority::INFO_REQUESTED {
+                        let deadline = self.sla.resume(
+                            u32::try_from(days_left.unwrap_or_default()).unwrap_or_default(),
+                            Utc::now(),
+                        );
+                        sqlx::query("UPDATE items SET sla_due_at = $2, sla_warn_at = $3, sla_days_left = NULL WHERE request_id = $1")
+                            .bind(request_id)
+                            .bind(deadline.due_at)
+                            .bind(deadline.warn_at)
+                            .execute(&mut *transaction)
+                            .await?;
+                    }
                     sqlx::query(
                         // At the new office it is new work: no lease from the old office, a new
                     // version so that nobody's stale write lands on it.
@@ -225,8 +259,9 @@ impl EventHandler for DecisionHandler {
                 None => {
                     sqlx::query(
                         "INSERT INTO items (request_id, protocol_number, office_code, motivo, topic, subject, patronato,
-                                            submitted_at, decision_sequence, routed, ruleset_version, rule)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                            submitted_at, decision_sequence, routed, ruleset_version, rule,
+                                            sla_due_at, sla_warn_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                     )
                     .bind(request_id)
                     .bind(&request.protocol_number)
@@ -240,6 +275,8 @@ impl EventHandler for DecisionHandler {
                     .bind(filing.routed)
                     .bind(&filing.ruleset_version)
                     .bind(&filing.rule)
+                    .bind(deadline.due_at)
+                    .bind(deadline.warn_at)
                     .execute(&mut *transaction)
                     .await
                     .context("cannot file the item")?;

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 pub const COLUMNS: &str =
     "seq, request_id, protocol_number, office_code, motivo, topic, subject, patronato,
-    status, submitted_at, filed_at, version, claimed_by, lease_until, solleciti";
+    status, submitted_at, filed_at, version, claimed_by, lease_until, solleciti,
+    sla_due_at, sla_warn_at, sla_days_left";
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ItemRow {
@@ -28,6 +29,9 @@ pub struct ItemRow {
     pub claimed_by: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
     pub solleciti: i32,
+    pub sla_due_at: Option<DateTime<Utc>>,
+    pub sla_warn_at: Option<DateTime<Utc>>,
+    pub sla_days_left: Option<i32>,
 }
 
 impl ItemRow {
@@ -47,7 +51,16 @@ impl ItemRow {
 
 impl From<ItemRow> for Item {
     fn from(row: ItemRow) -> Self {
-        let holder = row.holder(Utc::now()).map(str::to_owned);
+        row.into_item(Utc::now())
+    }
+}
+
+impl ItemRow {
+    /// The item as the API shows it, its lease and priority as of `as_of`.
+    pub fn into_item(self, as_of: DateTime<Utc>) -> Item {
+        let row = self;
+        let holder = row.holder(as_of).map(str::to_owned);
+        let priority = row.priority(as_of);
         Item {
             request_id: row.request_id.to_string(),
             protocol_number: row.protocol_number,
@@ -64,6 +77,7 @@ impl From<ItemRow> for Item {
             lease_until: holder.as_ref().and(row.lease_until).map(to_timestamp),
             claimed_by: holder.unwrap_or_default(),
             solleciti: u32::try_from(row.solleciti).unwrap_or_default(),
+            priority: Some(priority),
         }
     }
 }

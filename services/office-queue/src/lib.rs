@@ -4,10 +4,12 @@ mod api;
 mod consumer;
 mod items;
 mod list;
+mod priority;
 mod router_client;
 mod settings;
 mod watch;
 mod work;
+mod workload;
 
 use std::sync::Arc;
 
@@ -41,7 +43,10 @@ impl ServiceDefinition for Service {
         let pool = context.pool.clone();
         context.add_consumer(
             QUEUE,
-            Arc::new(consumer::DecisionHandler { pool: pool.clone() }),
+            Arc::new(consumer::DecisionHandler {
+                pool: pool.clone(),
+                sla: own.sla,
+            }),
         );
         let api = OfficeQueueServer::with_interceptor(
             api::OfficeQueueApi {
@@ -49,6 +54,7 @@ impl ServiceDefinition for Service {
                 outbox: context.outbox.clone(),
                 router,
                 changes,
+                sla: own.sla,
             },
             context.auth_interceptor(),
         );

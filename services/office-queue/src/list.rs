@@ -1,16 +1,26 @@
-//! `ListItems`: one office's queue, filtered, in `seq` order, a page at a time.
+//! `ListItems`: one office's queue, filtered, a page at a time, by priority (the default) or
+//! in arrival order.
+//!
+//! Both orders page with a keyset cursor, so pages neither repeat nor skip items while the
+//! queue grows. By priority, the cursor also carries the instant the first page was read:
+//! every page ranks items as of that instant, so an item crossing its deadline between two
+//! pages does not jump back over the cursor. An item that arrives (or gains a sollecito)
+//! ahead of the cursor is seen on the next pass or through WatchQueue.
 
+use chrono::{DateTime, Utc};
 use combipat_platform::time::from_timestamp;
 use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::Provenance;
-use combipat_proto::officequeue::v1::{ClaimFilter, ListItemsRequest};
+use combipat_proto::officequeue::v1::{ClaimFilter, ListItemsRequest, ListOrder, SlaState};
 use sqlx::{PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
 
 use crate::items::{COLUMNS, ItemRow};
+use crate::priority::{push_score, push_sla_condition};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 200;
-const STATUSES: [&str; 3] = ["NEW", "ANSWERED", "CLOSED"];
+const STATUSES: [&str; 4] = ["NEW", "INFO_REQUESTED", "ANSWERED", "CLOSED"];
 
 pub fn page_size(requested: u32) -> Result<i64, ApiError> {
     match requested {
@@ -23,27 +33,99 @@ pub fn page_size(requested: u32) -> Result<i64, ApiError> {
     }
 }
 
-/// The cursor is the insertion sequence of the last item returned: items filed later get a
-/// higher one, so pages neither skip nor repeat items while the queue grows.
-pub fn after_seq(page_token: &str) -> Result<i64, ApiError> {
-    if page_token.is_empty() {
-        return Ok(0);
+/// Where the previous page ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    /// Arrival order: the insertion sequence of the last item returned. Items filed later
+    /// get a higher one.
+    Arrival { after_seq: i64 },
+    /// Priority order: the ranking instant and the last item's place in it.
+    Priority {
+        as_of: DateTime<Utc>,
+        after: Option<(i64, DateTime<Utc>, Uuid)>,
+    },
+}
+
+impl Cursor {
+    pub fn first(order: ListOrder, now: DateTime<Utc>) -> Self {
+        match order {
+            ListOrder::Arrival => Self::Arrival { after_seq: 0 },
+            ListOrder::Priority => Self::Priority {
+                as_of: now,
+                after: None,
+            },
+        }
     }
-    page_token.parse::<i64>().map_err(|_| {
-        ApiError::InvalidArgument(vec![Violation::new(
-            "page_token",
-            "is not a token this service issued",
-        )])
-    })
+
+    pub fn as_of(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Self::Arrival { .. } => now,
+            Self::Priority { as_of, .. } => *as_of,
+        }
+    }
+
+    /// The token that continues after `last`.
+    pub fn next(&self, last: &ItemRow) -> String {
+        match self {
+            Self::Arrival { .. } => format!("a.{}", last.seq),
+            Self::Priority { as_of, .. } => format!(
+                "p.{}.{}.{}.{}",
+                as_of.timestamp_micros(),
+                last.priority(*as_of).score,
+                last.submitted_at.timestamp_micros(),
+                last.request_id
+            ),
+        }
+    }
+
+    pub fn parse(token: &str, order: ListOrder, now: DateTime<Utc>) -> Result<Self, ApiError> {
+        if token.is_empty() {
+            return Ok(Self::first(order, now));
+        }
+        let parts: Vec<&str> = token.split('.').collect();
+        let micros = |text: &str| {
+            text.parse::<i64>()
+                .ok()
+                .and_then(DateTime::<Utc>::from_timestamp_micros)
+        };
+        let cursor = match (order, parts.as_slice()) {
+            (ListOrder::Arrival, ["a", seq]) => seq
+                .parse::<i64>()
+                .ok()
+                .map(|after_seq| Self::Arrival { after_seq }),
+            (ListOrder::Priority, ["p", as_of, score, submitted, id]) => {
+                match (
+                    micros(as_of),
+                    score.parse::<i64>(),
+                    micros(submitted),
+                    Uuid::parse_str(id),
+                ) {
+                    (Some(as_of), Ok(score), Some(submitted), Ok(id)) => Some(Self::Priority {
+                        as_of,
+                        after: Some((score, submitted, id)),
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        cursor.ok_or_else(|| {
+            ApiError::InvalidArgument(vec![Violation::new(
+                "page_token",
+                "is not a token this service issued for this order",
+            )])
+        })
+    }
 }
 
 /// One page (and whether there is more) for an already authorised office.
 pub async fn page(
     pool: &PgPool,
     request: &ListItemsRequest,
+    cursor: &Cursor,
 ) -> Result<(Vec<ItemRow>, bool), ApiError> {
     let limit = page_size(request.page_size)?;
-    let after = after_seq(&request.page_token)?;
+    let as_of = cursor.as_of(Utc::now());
     let mut violations = Vec::new();
     if let Some(bad) = request
         .status
@@ -68,12 +150,56 @@ pub async fn page(
         return Err(ApiError::InvalidArgument(violations));
     }
 
+    let sla_states = request
+        .sla_state
+        .iter()
+        .map(|state| {
+            SlaState::try_from(*state).map_err(|_| {
+                ApiError::InvalidArgument(vec![Violation::new("sla_state", "unknown SLA state")])
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+
     let mut query: QueryBuilder<Postgres> =
         QueryBuilder::new(format!("SELECT {COLUMNS} FROM items WHERE office_code = "));
-    query
-        .push_bind(&request.office_code)
-        .push(" AND seq > ")
-        .push_bind(after);
+    query.push_bind(&request.office_code);
+    match cursor {
+        Cursor::Arrival { after_seq } => {
+            query.push(" AND seq > ").push_bind(*after_seq);
+        }
+        Cursor::Priority {
+            after: Some((score, submitted_at, request_id)),
+            ..
+        } => {
+            // (score descending, submitted_at, request_id) after the last item's.
+            query.push(" AND (-");
+            push_score(&mut query, as_of);
+            query
+                .push(", submitted_at, request_id) > (")
+                .push_bind(-*score)
+                .push(", ")
+                .push_bind(*submitted_at)
+                .push(", ")
+                .push_bind(*request_id)
+                .push(")");
+        }
+        Cursor::Priority { after: None, .. } => {}
+    }
+    if request.min_solleciti > 0 {
+        query
+            .push(" AND solleciti >= ")
+            .push_bind(i32::try_from(request.min_solleciti).unwrap_or(i32::MAX));
+    }
+    if !sla_states.is_empty() {
+        query.push(" AND (");
+        for (index, state) in sla_states.iter().enumerate() {
+            if index > 0 {
+                query.push(" OR ");
+            }
+            push_sla_condition(&mut query, *state, as_of);
+        }
+        query.push(")");
+    }
     if !request.status.is_empty() {
         query
             .push(" AND status = ANY(")
@@ -112,10 +238,13 @@ pub async fn page(
     match ClaimFilter::try_from(request.claimed) {
         Ok(ClaimFilter::Any) => {}
         Ok(ClaimFilter::Claimed) => {
-            query.push(" AND lease_until > now()");
+            query.push(" AND lease_until > ").push_bind(as_of);
         }
         Ok(ClaimFilter::Unclaimed) => {
-            query.push(" AND (lease_until IS NULL OR lease_until <= now())");
+            query
+                .push(" AND (lease_until IS NULL OR lease_until <= ")
+                .push_bind(as_of)
+                .push(")");
         }
         Err(_) => {
             return Err(ApiError::InvalidArgument(vec![Violation::new(
@@ -124,7 +253,17 @@ pub async fn page(
             )]));
         }
     }
-    query.push(" ORDER BY seq LIMIT ").push_bind(limit + 1);
+    match cursor {
+        Cursor::Arrival { .. } => {
+            query.push(" ORDER BY seq");
+        }
+        Cursor::Priority { .. } => {
+            query.push(" ORDER BY ");
+            push_score(&mut query, as_of);
+            query.push(" DESC, submitted_at, request_id");
+        }
+    }
+    query.push(" LIMIT ").push_bind(limit + 1);
     let mut rows: Vec<ItemRow> = query.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));

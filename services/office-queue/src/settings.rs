@@ -6,6 +6,7 @@ pub const DEFAULTS: &str = include_str!("../defaults.toml");
 #[derive(Debug, Clone, Deserialize)]
 pub struct OfficeQueueSettings {
     pub router: RouterClientSettings,
+    pub sla: combipat_domain::sla::SlaPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

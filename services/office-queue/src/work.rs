@@ -3,13 +3,16 @@
 //! change and its history entry written, and its event (if any) put in the outbox.
 
 use chrono::Utc;
+use combipat_domain::sla::SlaPolicy;
 use combipat_platform::auth::{Principal, Role};
 use combipat_platform::messaging::new_envelope;
 use combipat_platform::time::timestamp_now;
 use combipat_platform::{ApiError, Violation, outbox};
 use combipat_proto::common::v1::OfficeRef;
 use combipat_proto::events::v1::envelope::Payload;
-use combipat_proto::events::v1::{RequestAnswered, RequestClosed, RequestInfoRequested};
+use combipat_proto::events::v1::{
+    RequestAnswered, RequestClosed, RequestInfoRequested, RequestTransferred,
+};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -19,6 +22,7 @@ use crate::items::{self, COLUMNS, ItemRow};
 pub const DEFAULT_LEASE_SECONDS: u32 = 900;
 pub const MAX_LEASE_SECONDS: u32 = 3600;
 const TEXT_MAX_CHARS: usize = 4000;
+const OFFICIAL_MAX_CHARS: usize = 200;
 
 pub const CLOSED: &str = "CLOSED";
 
@@ -82,6 +86,35 @@ async fn update(
     .await?)
 }
 
+fn lease_seconds(requested: u32) -> Result<u32, ApiError> {
+    match requested {
+        0 => Ok(DEFAULT_LEASE_SECONDS),
+        1..=MAX_LEASE_SECONDS => Ok(requested),
+        _ => Err(ApiError::InvalidArgument(vec![Violation::new(
+            "lease_seconds",
+            format!("must be at most {MAX_LEASE_SECONDS}"),
+        )])),
+    }
+}
+
+/// Gives `official` a lease on the item: inside a transaction already checked by [`begin`].
+async fn lease(
+    transaction: &mut Transaction<'static, Postgres>,
+    request_id: Uuid,
+    official: &str,
+    lease_seconds: u32,
+) -> Result<ItemRow, ApiError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE items SET claimed_by = $2, lease_until = now() + $3 * interval '1 second', version = version + 1
+         WHERE request_id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(request_id)
+    .bind(official)
+    .bind(f64::from(lease_seconds))
+    .fetch_one(&mut **transaction)
+    .await?)
+}
+
 pub async fn claim(
     pool: &PgPool,
     caller: &Principal,
@@ -89,16 +122,7 @@ pub async fn claim(
     expected_version: u64,
     lease_seconds: u32,
 ) -> Result<ItemRow, ApiError> {
-    let lease_seconds = match lease_seconds {
-        0 => DEFAULT_LEASE_SECONDS,
-        1..=MAX_LEASE_SECONDS => lease_seconds,
-        _ => {
-            return Err(ApiError::InvalidArgument(vec![Violation::new(
-                "lease_seconds",
-                format!("must be at most {MAX_LEASE_SECONDS}"),
-            )]));
-        }
-    };
+    let lease_seconds = self::lease_seconds(lease_seconds)?;
     let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
     if let Some(holder) = item.held_by_other(&caller.subject, Utc::now()) {
         return Err(ApiError::FailedPrecondition(format!(
@@ -108,15 +132,7 @@ pub async fn claim(
                 .unwrap_or_default()
         )));
     }
-    let claimed = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE items SET claimed_by = $2, lease_until = now() + $3 * interval '1 second', version = version + 1
-         WHERE request_id = $1 RETURNING {COLUMNS}"
-    )))
-    .bind(request_id)
-    .bind(&caller.subject)
-    .bind(f64::from(lease_seconds))
-    .fetch_one(&mut *transaction)
-    .await?;
+    let claimed = lease(&mut transaction, request_id, &caller.subject, lease_seconds).await?;
     items::record(
         &mut transaction,
         request_id,
@@ -128,6 +144,43 @@ pub async fn claim(
     .await?;
     transaction.commit().await?;
     Ok(claimed)
+}
+
+/// A responsabile gives the item to an official of the office, whoever held it.
+pub async fn reassign(
+    pool: &PgPool,
+    caller: &Principal,
+    call: combipat_proto::officequeue::v1::ReassignRequest,
+) -> Result<ItemRow, ApiError> {
+    let request_id = combipat_platform::error::request_id(&call.request_id)?;
+    let lease_seconds = self::lease_seconds(call.lease_seconds)?;
+    let official = call.to_official.trim();
+    if official.is_empty() || official.chars().count() > OFFICIAL_MAX_CHARS {
+        return Err(ApiError::InvalidArgument(vec![Violation::new(
+            "to_official",
+            format!("must name an official (1 to {OFFICIAL_MAX_CHARS} characters)"),
+        )]));
+    }
+    let (mut transaction, item) =
+        begin(pool, caller, request_id, Some(call.expected_version)).await?;
+    if caller.role != Role::Responsabile {
+        return Err(ApiError::PermissionDenied(
+            "only a responsabile of the office reassigns items".to_owned(),
+        ));
+    }
+    let previous = item.holder(Utc::now()).unwrap_or("nobody").to_owned();
+    let reassigned = lease(&mut transaction, request_id, official, lease_seconds).await?;
+    items::record(
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        "reassigned",
+        &format!("from {previous} to {official}, lease of {lease_seconds} s"),
+        false,
+    )
+    .await?;
+    transaction.commit().await?;
+    Ok(reassigned)
 }
 
 pub async fn release(
@@ -206,6 +259,7 @@ impl ToPatronato {
 /// writes the history entry and the event in one transaction.
 pub async fn to_patronato(
     pool: &PgPool,
+    sla: &SlaPolicy,
     caller: &Principal,
     request_id: Uuid,
     expected_version: u64,
@@ -218,6 +272,14 @@ pub async fn to_patronato(
         return Err(ApiError::FailedPrecondition(
             "claim the item before writing to the patronato".to_owned(),
         ));
+    }
+    if let (ToPatronato::InfoRequest, Some(deadline)) = (kind, item.deadline()) {
+        // The clock stops while the office waits; it keeps the business days left.
+        sqlx::query("UPDATE items SET sla_due_at = NULL, sla_warn_at = NULL, sla_days_left = $2 WHERE request_id = $1")
+            .bind(request_id)
+            .bind(i32::try_from(sla.remaining(&deadline, Utc::now())).unwrap_or(i32::MAX))
+            .execute(&mut *transaction)
+            .await?;
     }
     let changed = update(
         &mut transaction,
@@ -324,7 +386,8 @@ pub async fn transfer(
     // The item stays locked while router records the transfer: a concurrent change waits, and
     // router's new decision, which moves the item, lands after the note below. If router
     // refuses, the transaction rolls back and nothing changes here either.
-    let (mut transaction, _) = begin(pool, caller, request_id, Some(call.expected_version)).await?;
+    let (mut transaction, before) =
+        begin(pool, caller, request_id, Some(call.expected_version)).await?;
     let to_office = router
         .record_transfer(
             authorization,
@@ -348,6 +411,17 @@ pub async fn transfer(
         "transfer_requested",
         &format!("to {}: {reason}", to_office.code),
         false,
+    )
+    .await?;
+    let event = Payload::RequestTransferred(RequestTransferred {
+        from_office: Some(office(&before)),
+        to_office: Some(to_office.clone()),
+        reason,
+        transferred_by: caller.subject.clone(),
+    });
+    outbox::enqueue(
+        &mut transaction,
+        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
     )
     .await?;
     transaction.commit().await?;

@@ -13,6 +13,7 @@ mod common;
 use std::time::Duration;
 
 use combipat_platform::auth::Role;
+use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
 use combipat_proto::officequeue::v1::{GetItemRequest, Item, TransferRequest};
 use combipat_testkit::{
@@ -118,12 +119,31 @@ async fn a_transfer_is_validated_by_router_and_moves_the_item() {
         nowhere.message()
     );
 
+    let mut transfers = bus.observe("request.transferred").await.unwrap();
     let done = client
         .transfer(transfer("SEDE-MI", "SEDE-TO", item.version))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(done.to_office.unwrap().code, "SEDE-TO");
+    let announced = transfers.next(WAIT).await.unwrap();
+    assert_eq!(announced.request_id, request_id);
+    match announced.payload {
+        Some(Payload::RequestTransferred(transferred)) => {
+            assert_eq!(transferred.from_office.unwrap().code, "SEDE-MI");
+            assert_eq!(transferred.to_office.unwrap().code, "SEDE-TO");
+            assert_eq!(transferred.reason, "residente a Torino");
+        }
+        other => panic!("expected request.transferred, got {other:?}"),
+    }
+    // The refused attempts above announced nothing.
+    assert!(
+        transfers
+            .try_next(std::time::Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let moved = eventually(WAIT, at("SEDE-TO")).await.unwrap();
     assert_eq!(moved.protocol_number, "CP-2026-00000900");
     let history = client

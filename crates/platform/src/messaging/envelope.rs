@@ -32,6 +32,7 @@ impl EnvelopeExt for Payload {
             Payload::RequestClosed(_) => "request.closed",
             Payload::RequestInfoRequested(_) => "request.info_requested",
             Payload::RequestInfoProvided(_) => "request.info_provided",
+            Payload::RequestTransferred(_) => "request.transferred",
             Payload::RequestSollecito(_) => "request.sollecito",
         }
     }

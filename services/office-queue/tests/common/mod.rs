@@ -131,18 +131,36 @@ pub async fn list(
         .into_inner()
 }
 
+pub fn responsabile_named(office: &str, name: &str) -> String {
+    token(
+        Role::Responsabile,
+        &[("inps_office", office), ("sub", name)],
+    )
+    .unwrap()
+}
+
 pub fn official_named(office: &str, name: &str) -> String {
     token(Role::Funzionario, &[("inps_office", office), ("sub", name)]).unwrap()
 }
 
 /// Files one item at SEDE-MI and returns it.
 pub async fn filed(harness: &mut Harness) -> Item {
+    filed_submitted(harness, chrono::Utc::now()).await
+}
+
+/// Files one item at SEDE-MI, sent by the patronato at `submitted_at`, and returns it.
+pub async fn filed_submitted(
+    harness: &mut Harness,
+    submitted_at: chrono::DateTime<chrono::Utc>,
+) -> Item {
     let request_id = uuid::Uuid::now_v7().to_string();
-    harness
-        .bus
-        .publish_envelope(&decision(&request_id, "SEDE-MI", "CP-2026-00000500", 1))
-        .await
-        .unwrap();
+    let mut envelope = decision(&request_id, "SEDE-MI", "CP-2026-00000500", 1);
+    if let Some(Payload::RequestRouted(routed)) = envelope.payload.as_mut()
+        && let Some(request) = routed.request.as_mut()
+    {
+        request.submitted_at = Some(combipat_platform::time::to_timestamp(submitted_at));
+    }
+    harness.bus.publish_envelope(&envelope).await.unwrap();
     let client = harness.client.clone();
     eventually(WAIT, || {
         let mut client = client.clone();
