@@ -69,17 +69,7 @@ impl ApiError {
     }
 
     pub fn http_status(&self) -> http::StatusCode {
-        use http::StatusCode as S;
-        match self {
-            Self::InvalidArgument(_) => S::UNPROCESSABLE_ENTITY,
-            Self::NotFound(_) => S::NOT_FOUND,
-            Self::PermissionDenied(_) => S::FORBIDDEN,
-            Self::Unauthenticated(_) => S::UNAUTHORIZED,
-            Self::Conflict(_) | Self::Aborted(_) => S::CONFLICT,
-            Self::FailedPrecondition(_) => S::PRECONDITION_FAILED,
-            Self::Unavailable(_) => S::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => S::INTERNAL_SERVER_ERROR,
-        }
+        crate::json_api::http_status(self.grpc_code())
     }
 }
 

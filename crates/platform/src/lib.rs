@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod grpc;
 pub mod inbox;
+pub mod json_api;
 pub mod messaging;
 pub mod metrics;
 pub mod outbox;

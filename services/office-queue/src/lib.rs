@@ -2,6 +2,7 @@
 
 mod api;
 mod consumer;
+mod http;
 mod items;
 mod list;
 mod priority;
@@ -17,6 +18,7 @@ use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueueServer;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 
 pub use consumer::QUEUE;
 
@@ -48,21 +50,21 @@ impl ServiceDefinition for Service {
                 sla: own.sla,
             }),
         );
-        let api = OfficeQueueServer::with_interceptor(
-            api::OfficeQueueApi {
-                pool,
-                outbox: context.outbox.clone(),
-                router,
-                changes,
-                sla: own.sla,
-            },
-            context.auth_interceptor(),
-        );
+        let api = Arc::new(api::OfficeQueueApi {
+            pool,
+            outbox: context.outbox.clone(),
+            router,
+            changes,
+            sla: own.sla,
+        });
+        let http = http::routes(Arc::clone(&api), context.auth_interceptor())?;
+        let grpc =
+            InterceptedService::new(OfficeQueueServer::from_arc(api), context.auth_interceptor());
         context
             .bind(
-                Routes::new(api),
+                Routes::new(grpc),
                 vec!["combipat.officequeue.v1.OfficeQueue"],
-                axum::Router::new(),
+                http,
             )
             .await
     }

@@ -1,0 +1,189 @@
+//! A service's gRPC operations, the same ones, as JSON over HTTP, with an OpenAPI document.
+//!
+//! Each route names the gRPC method it stands for; the request and response messages are
+//! converted with the canonical protobuf JSON mapping (prost-reflect, from the descriptors
+//! the proto crate embeds), so the two APIs cannot drift apart: the HTTP handler calls the
+//! very method the gRPC server calls, with the same token check, and the OpenAPI document
+//! is generated from the same descriptors.
+//!
+//! - Fields come from the JSON body, the query string and the path (in that order of
+//!   precedence, the path last), under their proto names (`request_id`) or JSON names
+//!   (`requestId`). Responses use the proto names and show every field, defaults included.
+//! - Refusals are `application/problem+json` (RFC 9457) with the gRPC status mapped to its
+//!   HTTP code; validation errors are 422 with the list of field violations.
+//! - Server-streaming methods are not offered over HTTP.
+
+mod convert;
+pub mod openapi;
+mod problem;
+
+use std::future::Future;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor, ServiceDescriptor};
+use tonic::service::Interceptor as _;
+
+use crate::auth::AuthInterceptor;
+pub use problem::{Problem, http_status};
+
+/// One HTTP operation, kept for the OpenAPI document.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub method: Method,
+    pub path: String,
+    pub rpc: MethodDescriptor,
+}
+
+/// Builds the HTTP routes of one gRPC service: see the module documentation.
+pub struct JsonApi {
+    service: ServiceDescriptor,
+    auth: AuthInterceptor,
+    router: axum::Router,
+    operations: Vec<Operation>,
+}
+
+#[derive(Clone)]
+struct Endpoint {
+    input: MessageDescriptor,
+    output: MessageDescriptor,
+    auth: AuthInterceptor,
+}
+
+impl JsonApi {
+    /// `descriptors`: an encoded `FileDescriptorSet` holding `service` (its full name).
+    pub fn new(descriptors: &[u8], service: &str, auth: AuthInterceptor) -> anyhow::Result<Self> {
+        let pool = DescriptorPool::decode(descriptors)?;
+        let service = pool
+            .get_service_by_name(service)
+            .ok_or_else(|| anyhow::anyhow!("no service {service} in the descriptors"))?;
+        Ok(Self {
+            service,
+            auth,
+            router: axum::Router::new(),
+            operations: Vec::new(),
+        })
+    }
+
+    /// Serves the gRPC method `rpc` at `method path` by calling `call`, which is the gRPC
+    /// service's own method (`|request| async move { api.claim(request).await }`).
+    /// Path parameters (`/v1/items/{request_id}`) must be fields of the request message.
+    pub fn route<Req, Resp, F, Fut>(
+        mut self,
+        method: Method,
+        path: &str,
+        rpc: &str,
+        call: F,
+    ) -> anyhow::Result<Self>
+    where
+        Req: prost::Message + Default + Send + 'static,
+        Resp: prost::Message + Send + 'static,
+        F: Fn(tonic::Request<Req>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>> + Send + 'static,
+    {
+        let descriptor = self
+            .service
+            .methods()
+            .find(|candidate| candidate.name() == rpc)
+            .ok_or_else(|| anyhow::anyhow!("{} has no method {rpc}", self.service.name()))?;
+        if descriptor.is_server_streaming() || descriptor.is_client_streaming() {
+            anyhow::bail!("{rpc} streams: it is not offered over HTTP");
+        }
+        for parameter in path_parameters(path) {
+            if descriptor.input().get_field_by_name(parameter).is_none() {
+                anyhow::bail!("{path}: {parameter} is not a field of {rpc}'s request");
+            }
+        }
+        let endpoint = Endpoint {
+            input: descriptor.input(),
+            output: descriptor.output(),
+            auth: self.auth.clone(),
+        };
+        let handler = move |path: Option<Path<Vec<(String, String)>>>,
+                            RawQuery(query): RawQuery,
+                            headers: HeaderMap,
+                            body: Bytes| {
+            let endpoint = endpoint.clone();
+            let call = call.clone();
+            async move {
+                let path = path.map(|Path(parameters)| parameters).unwrap_or_default();
+                endpoint
+                    .handle(call, path, query.unwrap_or_default(), headers, body)
+                    .await
+            }
+        };
+        let filter = MethodFilter::try_from(method.clone())
+            .map_err(|error| anyhow::anyhow!("{method}: {error}"))?;
+        self.router = self.router.route(path, on(filter, handler));
+        self.operations.push(Operation {
+            method,
+            path: path.to_owned(),
+            rpc: descriptor,
+        });
+        Ok(self)
+    }
+
+    /// The routes, with the OpenAPI document at `/openapi.json`.
+    pub fn into_router(self, title: &str) -> axum::Router {
+        let document = openapi::document(title, &self.service, &self.operations);
+        self.router.route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { axum::Json(document) }
+            }),
+        )
+    }
+}
+
+fn path_parameters(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/').filter_map(|segment| {
+        segment
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+    })
+}
+
+impl Endpoint {
+    async fn handle<Req, Resp, F, Fut>(
+        &self,
+        call: F,
+        path: Vec<(String, String)>,
+        query: String,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response
+    where
+        Req: prost::Message + Default,
+        Resp: prost::Message,
+        F: Fn(tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        // The same metadata a gRPC call carries (the token, the trace context), through the
+        // same token check.
+        let mut auth = self.auth.clone();
+        let checked = match auth.call(tonic::Request::from_parts(
+            tonic::metadata::MetadataMap::from_headers(headers),
+            Default::default(),
+            (),
+        )) {
+            Ok(checked) => checked,
+            Err(status) => return Problem::from_status(&status).into_response(),
+        };
+        let (metadata, extensions, ()) = checked.into_parts();
+        let message: Req = match convert::request(&self.input, &body, &query, &path) {
+            Ok(message) => message,
+            Err(problem) => return (*problem).into_response(),
+        };
+        match call(tonic::Request::from_parts(metadata, extensions, message)).await {
+            Ok(response) => match convert::response(&self.output, &response.into_inner()) {
+                Ok(json) => axum::Json(json).into_response(),
+                Err(problem) => (*problem).into_response(),
+            },
+            Err(status) => Problem::from_status(&status).into_response(),
+        }
+    }
+}
