@@ -1,5 +1,6 @@
 //! Domain rules that are ours to get exactly right: the codice fiscale, the territory, the
-//! topics. Pure code, no I/O beyond reading reference files; property-tested.
+//! topics, the sollecito rule, Italian business days and the service-level clock. Pure
+//! code, no I/O beyond reading reference files; property-tested.
 
 pub mod calendar;
 pub mod codice_fiscale;

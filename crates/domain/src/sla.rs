@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::calendar::{add_business_days, business_days_between, sub_business_days};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlaPolicy {
     /// Business days from sending to the deadline.
     pub business_days: u32,

@@ -22,6 +22,7 @@ pub const QUEUE: QueueSpec = QueueSpec {
         "request.info_requested",
         "request.answered",
         "request.closed",
+        "request.transferred",
     ],
 };
 
@@ -30,6 +31,9 @@ pub const UNROUTABLE: &str = "UNROUTABLE";
 pub const ANSWERED: &str = "ANSWERED";
 pub const INFO_REQUESTED: &str = "INFO_REQUESTED";
 pub const CLOSED: &str = "CLOSED";
+/// A history entry only: the office sent the request on; router's new decision (ROUTED)
+/// follows and moves it.
+pub const TRANSFERRED: &str = "TRANSFERRED";
 
 pub struct StatusHandler {
     pub pool: PgPool,
@@ -46,6 +50,8 @@ struct Change {
     /// Set for router's decisions; None for the office's own steps.
     decision_sequence: Option<i64>,
     detail: String,
+    /// False for steps that are history only and leave the request's status as it is.
+    sets_status: bool,
 }
 
 fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleError> {
@@ -75,6 +81,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                     .ok_or_else(|| permanent("an answer without its office"))?,
                 decision_sequence: None,
                 detail: event.answer,
+                sets_status: true,
             });
         }
         Some(Payload::RequestInfoRequested(event)) => {
@@ -85,6 +92,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                     .ok_or_else(|| permanent("an information request without its office"))?,
                 decision_sequence: None,
                 detail: event.question,
+                sets_status: true,
             });
         }
         Some(Payload::RequestClosed(event)) => {
@@ -95,6 +103,22 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                     .ok_or_else(|| permanent("a closure without its office"))?,
                 decision_sequence: None,
                 detail: format!("closed by {}", event.closed_by),
+                sets_status: true,
+            });
+        }
+        Some(Payload::RequestTransferred(event)) => {
+            let to = event
+                .to_office
+                .ok_or_else(|| permanent("a transfer without its target office"))?;
+            return Ok(Change {
+                status: TRANSFERRED,
+                office: event
+                    .from_office
+                    .ok_or_else(|| permanent("a transfer without its office"))?,
+                decision_sequence: None,
+                detail: format!("sent on to {} {}: {}", to.code, to.name, event.reason)
+                    .replace("  ", " "),
+                sets_status: false,
             });
         }
         _ => return Err(permanent(format!("intake does not follow {event_type}"))),
@@ -106,6 +130,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
             i64::try_from(sequence).map_err(|_| permanent("decision sequence out of range"))?,
         ),
         detail,
+        sets_status: true,
     })
 }
 
@@ -139,6 +164,10 @@ impl EventHandler for StatusHandler {
             .execute(&mut *transaction)
             .await
             .context("cannot record the status change")?;
+            if !change.sets_status {
+                transaction.commit().await?;
+                return Ok(());
+            }
             match change.decision_sequence {
                 // Router's decisions: only a newer one moves the request.
                 // An answered or closed request keeps that status when a decision arrives late.

@@ -312,6 +312,25 @@ async fn the_operator_sees_where_the_request_is_and_its_history() {
         .publish_envelope(&routed(&id, "SEDE-MI", 1, "automatic"))
         .await
         .unwrap();
+    // The office sends it on (office-queue's event), then router's new decision moves it.
+    let transferred = combipat_platform::messaging::new_envelope(
+        "office-queue",
+        &id,
+        Payload::RequestTransferred(combipat_proto::events::v1::RequestTransferred {
+            from_office: Some(combipat_proto::common::v1::OfficeRef {
+                code: "SEDE-MI".into(),
+                ..Default::default()
+            }),
+            to_office: Some(combipat_proto::common::v1::OfficeRef {
+                code: "SEDE-TO".into(),
+                name: "Sede di Torino".into(),
+                ..Default::default()
+            }),
+            reason: "residente a Torino".into(),
+            transferred_by: "anna".into(),
+        }),
+    );
+    harness.bus.publish_envelope(&transferred).await.unwrap();
     harness
         .bus
         .publish_envelope(&routed(&id, "SEDE-TO", 2, "transfer"))
@@ -324,7 +343,7 @@ async fn the_operator_sees_where_the_request_is_and_its_history() {
         .publish_envelope(&routed(&id, "SEDE-MI", 1, "automatic"))
         .await
         .unwrap();
-    // All three events handled (the copy included) before judging the final state.
+    // All four events handled (the copy included) before judging the final state.
     let queue = format!(
         "{}{}",
         harness.bus.queue_prefix,
@@ -333,12 +352,12 @@ async fn the_operator_sees_where_the_request_is_and_its_history() {
     harness
         .service
         .wait_for_metric(&format!(
-            "combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"processed\"}} 3"
+            "combipat_messages_consumed_total{{queue=\"{queue}\",outcome=\"processed\"}} 4"
         ))
         .await
         .unwrap();
     let seen = get(harness.client.clone()).await.unwrap();
-    assert_eq!(seen.history.len(), 3, "{:?}", seen.history);
+    assert_eq!(seen.history.len(), 4, "{:?}", seen.history);
     assert_eq!(seen.status, "ROUTED");
     assert_eq!(seen.office.unwrap().code, "SEDE-TO");
     let steps: Vec<&str> = seen
@@ -346,7 +365,11 @@ async fn the_operator_sees_where_the_request_is_and_its_history() {
         .iter()
         .map(|change| change.status.as_str())
         .collect();
-    assert_eq!(steps, ["SUBMITTED", "ROUTED", "ROUTED"]);
+    assert_eq!(steps, ["SUBMITTED", "ROUTED", "TRANSFERRED", "ROUTED"]);
+    assert_eq!(
+        seen.history[2].detail,
+        "sent on to SEDE-TO Sede di Torino: residente a Torino"
+    );
     assert!(
         seen.history
             .iter()

@@ -2,8 +2,9 @@
 //! here, to explain it on each item, and in SQL ([`push_score`]), to sort and page by it.
 //! A test in `tests/priority.rs` checks that the two agree.
 //!
-//! Score: 20 when the deadline has passed, 10 when it is near, plus one per sollecito
-//! received (at most 9, so that solleciti never outrank the deadline). Equal scores go
+//! Score of open work (status NEW): 20 when the deadline has passed, 10 when it is near,
+//! plus one per sollecito received (at most 9, so that solleciti never outrank the
+//! deadline). Items waiting for the patronato, answered or closed score 0. Equal scores go
 //! oldest first.
 
 use chrono::{DateTime, Utc};
@@ -51,6 +52,11 @@ impl ItemRow {
             _ => 0,
         };
         let solleciti = u32::try_from(self.solleciti).unwrap_or_default();
+        let sollecito_points = if self.status == NEW {
+            solleciti.min(MAX_SOLLECITO_POINTS)
+        } else {
+            0
+        };
         let mut reasons = Vec::new();
         let due_day = self.deadline().map(|deadline| deadline.last_day());
         match (sla_state, due_day) {
@@ -74,7 +80,7 @@ impl ItemRow {
             rome_date(self.submitted_at)
         ));
         Priority {
-            score: deadline_points + solleciti.min(MAX_SOLLECITO_POINTS),
+            score: deadline_points + sollecito_points,
             sla_state: sla_state as i32,
             due_at: self
                 .deadline()
@@ -91,13 +97,13 @@ impl ItemRow {
 pub fn push_score(query: &mut QueryBuilder<Postgres>, as_of: DateTime<Utc>) {
     query
         .push(format!(
-            "(CASE WHEN status <> '{NEW}' OR sla_due_at IS NULL OR sla_warn_at IS NULL THEN 0 WHEN sla_due_at <= "
+            "(CASE WHEN status <> '{NEW}' THEN 0 ELSE LEAST(solleciti, {MAX_SOLLECITO_POINTS}) + CASE WHEN sla_due_at IS NULL OR sla_warn_at IS NULL THEN 0 WHEN sla_due_at <= "
         ))
         .push_bind(as_of)
         .push(format!(" THEN {OVERDUE_POINTS} WHEN sla_warn_at <= "))
         .push_bind(as_of)
         .push(format!(
-            " THEN {DUE_SOON_POINTS} ELSE 0 END + LEAST(solleciti, {MAX_SOLLECITO_POINTS}))"
+            " THEN {DUE_SOON_POINTS} ELSE 0 END END)"
         ));
 }
 

@@ -273,11 +273,15 @@ pub async fn to_patronato(
             "claim the item before writing to the patronato".to_owned(),
         ));
     }
-    if let (ToPatronato::InfoRequest, Some(deadline)) = (kind, item.deadline()) {
-        // The clock stops while the office waits; it keeps the business days left.
+    if let ToPatronato::InfoRequest = kind {
+        // The clock stops while the office waits; it keeps the business days left. An item
+        // whose clock had ended (answered, then asked again) gets a whole new term.
+        let days_left = item.deadline().map_or(sla.business_days, |deadline| {
+            sla.remaining(&deadline, Utc::now())
+        });
         sqlx::query("UPDATE items SET sla_due_at = NULL, sla_warn_at = NULL, sla_days_left = $2 WHERE request_id = $1")
             .bind(request_id)
-            .bind(i32::try_from(sla.remaining(&deadline, Utc::now())).unwrap_or(i32::MAX))
+            .bind(i32::try_from(days_left).unwrap_or(i32::MAX))
             .execute(&mut *transaction)
             .await?;
     }
