@@ -101,6 +101,13 @@ pub async fn serve(
     router: axum::Router,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // As on the gRPC port: small JSON answers must not wait for the client's delayed ACK.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(stop.cancelled_owned())
         .await?;
