@@ -175,6 +175,30 @@ impl System {
         system.office_queue.start().await?;
         system.router.start().await?;
         system.intake.start().await?;
+        system.grant_mandates().await?;
         Ok(system)
+    }
+
+    /// The mandates the end-to-end requests need: INCA for the citizen of the fixtures.
+    async fn grant_mandates(&self) -> anyhow::Result<()> {
+        use combipat_proto::intake::v1::mandates_client::MandatesClient;
+        use combipat_proto::intake::v1::{Mandate, PutMandatesRequest};
+        let mut mandates =
+            MandatesClient::new(combipat_testkit::grpc_channel(self.intake.grpc_addr).await?);
+        let admin = combipat_testkit::token(combipat_platform::auth::Role::Admin, &[])?;
+        mandates
+            .put_mandates(combipat_testkit::with_token(
+                PutMandatesRequest {
+                    mandates: vec![Mandate {
+                        patronato: "INCA".into(),
+                        codice_fiscale: "RSSMRA85T10A562S".into(),
+                        reference: "e2e".into(),
+                        ..Mandate::default()
+                    }],
+                },
+                &admin,
+            )?)
+            .await?;
+        Ok(())
     }
 }

@@ -34,6 +34,9 @@ fn request(comune: &str, subject: &str) -> SubmitRequestRequest {
         topic: "pensioni".into(),
         subject: subject.into(),
         body: "Il cittadino chiede lo stato della domanda.".into(),
+        // Several requests of one citizen in a row are intended here.
+        confirm_duplicate: true,
+        ..SubmitRequestRequest::default()
     }
 }
 
@@ -392,6 +395,7 @@ async fn an_office_asks_for_information_and_the_operator_replies() {
                 ProvideInfoRequest {
                     request_id: submitted.request_id.clone(),
                     reply: "IBAN IT60X0542811101000000123456".into(),
+                    ..ProvideInfoRequest::default()
                 },
                 &operator(),
             )
@@ -407,6 +411,7 @@ async fn an_office_asks_for_information_and_the_operator_replies() {
                 ProvideInfoRequest {
                     request_id: submitted.request_id.clone(),
                     reply: "di nuovo".into(),
+                    ..ProvideInfoRequest::default()
                 },
                 &operator(),
             )

@@ -67,7 +67,7 @@ pub fn rome_date(at: DateTime<Utc>) -> NaiveDate {
 }
 
 /// The first instant of `date` in Rome (the earlier one if the clocks go back at midnight).
-fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
+pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
     let midnight = date.and_time(NaiveTime::MIN);
     Rome.from_local_datetime(&midnight)
         .earliest()

@@ -49,6 +49,12 @@ pub enum ApiError {
     FailedPrecondition(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Over a rate limit: try again after `retry_after`.
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -64,6 +70,7 @@ impl ApiError {
             Self::Aborted(_) => Code::Aborted,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::Unavailable(_) => Code::Unavailable,
+            Self::ResourceExhausted { .. } => Code::ResourceExhausted,
             Self::Internal(_) => Code::Internal,
         }
     }
@@ -97,6 +104,14 @@ impl From<ApiError> for tonic::Status {
                 );
                 tonic::Status::with_error_details(code, message, details)
             }
+            ApiError::ResourceExhausted {
+                message,
+                retry_after,
+            } => tonic::Status::with_error_details(
+                code,
+                message,
+                ErrorDetails::with_retry_info(Some(retry_after)),
+            ),
             ApiError::Internal(cause) => {
                 // Logged once, here at the boundary; the caller gets no internals.
                 tracing::error!(error = format!("{cause:#}"), "request failed");

@@ -56,6 +56,18 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
             data.join("ANPR_stati_esteri.csv").display().to_string(),
         ),
         ("directory.bootstrap_path", demo_directory()),
+        (
+            "attachments.local_dir",
+            std::env::temp_dir()
+                .join("combipat-test-attachments")
+                .join(&bus.queue_prefix)
+                .display()
+                .to_string(),
+        ),
+        (
+            "rate_limit.key_prefix",
+            format!("combipat-test:{}", bus.queue_prefix),
+        ),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))

@@ -1,4 +1,4 @@
-//! `combipat.intake.v1.Intake` over gRPC.
+//! `combipat.intake.v1.Intake` over gRPC (and, through the platform's JSON bridge, HTTP).
 
 use std::sync::Arc;
 
@@ -6,18 +6,26 @@ use combipat_domain::Territory;
 use combipat_platform::ApiError;
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
+use combipat_platform::grpc_client::authorization;
 use combipat_platform::outbox::OutboxWaker;
+use combipat_platform::rate_limit::RateLimiter;
 use combipat_platform::time::to_timestamp;
-use combipat_proto::common::v1::{Filer, OfficeRef, RequestSummary};
+use combipat_proto::common::v1::{AttachmentRef, Filer, OfficeRef, RequestSummary};
 use combipat_proto::intake::v1::intake_server::Intake;
 use combipat_proto::intake::v1::{
-    GetRequestRequest, GetRequestResponse, ListRequestsRequest, ListRequestsResponse,
-    ProvideInfoRequest, ProvideInfoResponse, SendReminderRequest, SendReminderResponse,
-    StatusChange, SubmitRequestRequest, SubmitRequestResponse,
+    GetAttachmentRequest, GetAttachmentResponse, GetRequestRequest, GetRequestResponse,
+    ListRequestsRequest, ListRequestsResponse, PreviewSubmissionResponse, ProvideInfoRequest,
+    ProvideInfoResponse, RateAnswerRequest, RateAnswerResponse, SendReminderRequest,
+    SendReminderResponse, SollecitoState, StatusChange, SubmitRequestRequest,
+    SubmitRequestResponse, UploadAttachmentRequest,
 };
+use prost::Message as _;
+use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
+use crate::access::Scope;
+use crate::attachments::{Attachments, Reader};
 use crate::status;
 use crate::store::{self, Operator};
 use crate::validation::validate;
@@ -26,12 +34,15 @@ pub struct IntakeApi {
     pub pool: PgPool,
     pub territory: Arc<Territory>,
     pub outbox: OutboxWaker,
+    pub attachments: Attachments,
+    pub limiter: Arc<RateLimiter>,
+    pub router: crate::router_client::Router,
 }
 
 fn operator(caller: &Principal) -> Result<Operator, ApiError> {
     if caller.role != Role::Operatore {
         return Err(ApiError::PermissionDenied(format!(
-            "only a patronato operator may file requests, not the role {}",
+            "only a patronato operator may do this, not the role {}",
             caller.role.as_str()
         )));
     }
@@ -48,6 +59,46 @@ fn office_ref(code: String, name: Option<String>) -> OfficeRef {
     }
 }
 
+/// What identifies a submission's content for its idempotency key: everything the operator
+/// sent except the key itself and the duplicate confirmation.
+fn content_hash(request: &SubmitRequestRequest) -> String {
+    let content = SubmitRequestRequest {
+        idempotency_key: String::new(),
+        confirm_duplicate: false,
+        ..request.clone()
+    };
+    hex::encode(Sha256::digest(content.encode_to_vec()))
+}
+
+fn sollecito_state(stored: &store::StoredRequest) -> SollecitoState {
+    use combipat_domain::sollecito::{self, SollecitoRefusal};
+    let answered = stored.status == status::ANSWERED || stored.status == status::CLOSED;
+    let sent = u32::try_from(stored.solleciti).unwrap_or_default();
+    match sollecito::check(
+        stored.submitted_at,
+        answered,
+        stored.last_sollecito_at,
+        chrono::Utc::now(),
+    ) {
+        Ok(()) => SollecitoState {
+            allowed: true,
+            sent,
+            ..SollecitoState::default()
+        },
+        Err(refusal @ SollecitoRefusal::Answered) => SollecitoState {
+            reason: refusal.to_string(),
+            sent,
+            ..SollecitoState::default()
+        },
+        Err(refusal @ SollecitoRefusal::TooEarly { possible_from }) => SollecitoState {
+            possible_from: Some(to_timestamp(possible_from)),
+            reason: refusal.to_string(),
+            sent,
+            ..SollecitoState::default()
+        },
+    }
+}
+
 #[tonic::async_trait]
 impl Intake for IntakeApi {
     async fn submit_request(
@@ -55,25 +106,45 @@ impl Intake for IntakeApi {
         request: Request<SubmitRequestRequest>,
     ) -> Result<Response<SubmitRequestResponse>, Status> {
         let operator = operator(principal(&request)?)?;
+        self.limiter.check("submit", &operator.id).await?;
         let valid =
             validate(request.get_ref(), &self.territory).map_err(ApiError::InvalidArgument)?;
-        let submitted = store::submit(&self.pool, &operator, &valid)
-            .await
-            .map_err(ApiError::Internal)?;
-        self.outbox.wake();
-        tracing::info!(request.id = %submitted.request_id, protocol_number = %submitted.protocol_number, "request submitted");
+        let hash = content_hash(request.get_ref());
+        let submitted = store::submit(&self.pool, &operator, &valid, &hash).await?;
+        if submitted.replayed {
+            tracing::info!(request.id = %submitted.request_id, "idempotent retry answered with the first result");
+        } else {
+            self.outbox.wake();
+            metrics::counter!("combipat_requests_submitted_total").increment(1);
+            tracing::info!(request.id = %submitted.request_id, protocol_number = %submitted.protocol_number, "request submitted");
+        }
         Ok(Response::new(SubmitRequestResponse {
             request_id: submitted.request_id.to_string(),
             protocol_number: submitted.protocol_number,
             submitted_at: Some(to_timestamp(submitted.submitted_at)),
+            replayed: submitted.replayed,
         }))
+    }
+
+    async fn preview_submission(
+        &self,
+        request: Request<SubmitRequestRequest>,
+    ) -> Result<Response<PreviewSubmissionResponse>, Status> {
+        operator(principal(&request)?)?;
+        let valid =
+            validate(request.get_ref(), &self.territory).map_err(ApiError::InvalidArgument)?;
+        let preview = self
+            .router
+            .preview(&authorization(&request), &valid)
+            .await?;
+        Ok(Response::new(preview))
     }
 
     async fn get_request(
         &self,
         request: Request<GetRequestRequest>,
     ) -> Result<Response<GetRequestResponse>, Status> {
-        let caller = principal(&request)?.clone();
+        let scope = Scope::of(principal(&request)?)?;
         let request_id = request_id(&request.get_ref().request_id)?;
         let not_found = || ApiError::NotFound(format!("no request {request_id}"));
         let stored = store::find(&self.pool, request_id)
@@ -81,10 +152,7 @@ impl Intake for IntakeApi {
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;
         // Another office's request is reported as missing, so its existence does not leak.
-        let allowed = caller.role == Role::Admin
-            || (caller.role == Role::Operatore
-                && caller.patronato_office.as_deref() == Some(stored.patronato_office.as_str()));
-        if !allowed {
+        if !scope.allows(&stored.patronato, &stored.patronato_office) {
             return Err(not_found().into());
         }
         let history = status::history(&self.pool, request_id)
@@ -100,6 +168,13 @@ impl Intake for IntakeApi {
                 detail: change.detail,
             })
             .collect();
+        let attachments = crate::attachments::of_request(&self.pool, request_id)
+            .await
+            .map_err(ApiError::from)?;
+        let ratings = crate::rating::of_request(&self.pool, request_id)
+            .await
+            .map_err(ApiError::from)?;
+        let sollecito = sollecito_state(&stored);
         let office = stored
             .office_code
             .map(|code| office_ref(code, stored.office_name));
@@ -118,12 +193,15 @@ impl Intake for IntakeApi {
                     operator_id: stored.operator_id,
                 }),
                 submitted_at: Some(to_timestamp(stored.submitted_at)),
-                attachments: Vec::new(),
+                attachments,
+                pratica_protocol_number: stored.pratica_protocol_number,
             }),
             body: stored.body,
             status: stored.status,
             office,
             history,
+            ratings,
+            sollecito: Some(sollecito),
         }))
     }
 
@@ -132,10 +210,17 @@ impl Intake for IntakeApi {
         request: Request<ProvideInfoRequest>,
     ) -> Result<Response<ProvideInfoResponse>, Status> {
         let operator = operator(principal(&request)?)?;
+        self.limiter.check("write", &operator.id).await?;
         let call = request.into_inner();
         let request_id = request_id(&call.request_id)?;
-        let status =
-            crate::reply::provide_info(&self.pool, &operator, request_id, &call.reply).await?;
+        let status = crate::reply::provide_info(
+            &self.pool,
+            &operator,
+            request_id,
+            &call.reply,
+            &call.attachment_ids,
+        )
+        .await?;
         self.outbox.wake();
         Ok(Response::new(ProvideInfoResponse {
             status: status.to_owned(),
@@ -147,6 +232,7 @@ impl Intake for IntakeApi {
         request: Request<SendReminderRequest>,
     ) -> Result<Response<SendReminderResponse>, Status> {
         let operator = operator(principal(&request)?)?;
+        self.limiter.check("write", &operator.id).await?;
         let request_id = request_id(&request.get_ref().request_id)?;
         let (solleciti, next) = crate::reminder::send(&self.pool, &operator, request_id).await?;
         self.outbox.wake();
@@ -160,9 +246,85 @@ impl Intake for IntakeApi {
         &self,
         request: Request<ListRequestsRequest>,
     ) -> Result<Response<ListRequestsResponse>, Status> {
-        let operator = operator(principal(&request)?)?;
-        let page =
-            crate::list::page(&self.pool, &operator.patronato_office, request.get_ref()).await?;
+        let scope = Scope::of(principal(&request)?)?;
+        let page = crate::list::page(&self.pool, &scope, request.get_ref()).await?;
         Ok(Response::new(page))
+    }
+
+    async fn rate_answer(
+        &self,
+        request: Request<RateAnswerRequest>,
+    ) -> Result<Response<RateAnswerResponse>, Status> {
+        let operator = operator(principal(&request)?)?;
+        self.limiter.check("write", &operator.id).await?;
+        let call = request.into_inner();
+        let request_id = request_id(&call.request_id)?;
+        let rating = crate::rating::rate(
+            &self.pool,
+            &operator,
+            request_id,
+            call.rating,
+            &call.comment,
+        )
+        .await?;
+        Ok(Response::new(RateAnswerResponse {
+            rating: Some(rating),
+        }))
+    }
+
+    async fn upload_attachment(
+        &self,
+        request: Request<UploadAttachmentRequest>,
+    ) -> Result<Response<AttachmentRef>, Status> {
+        let operator = operator(principal(&request)?)?;
+        self.limiter.check("upload", &operator.id).await?;
+        let call = request.into_inner();
+        let stored = self
+            .attachments
+            .upload(
+                &operator.patronato_office,
+                &operator.id,
+                &call.file_name,
+                &call.media_type,
+                call.content.into(),
+            )
+            .await?;
+        Ok(Response::new(stored))
+    }
+
+    async fn get_attachment(
+        &self,
+        request: Request<GetAttachmentRequest>,
+    ) -> Result<Response<GetAttachmentResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        let scope = Scope::of(&caller)?;
+        let id = uuid::Uuid::parse_str(request.get_ref().attachment_id.trim()).map_err(|_| {
+            ApiError::InvalidArgument(vec![combipat_platform::Violation::new(
+                "attachment_id",
+                "is not an attachment id",
+            )])
+        })?;
+        let reader = match &scope {
+            Scope::Office { office, .. } => Reader {
+                patronato_office: Some(office),
+                patronato: None,
+                admin: false,
+            },
+            Scope::Patronato(patronato) => Reader {
+                patronato_office: None,
+                patronato: Some(patronato),
+                admin: false,
+            },
+            Scope::All => Reader {
+                patronato_office: None,
+                patronato: None,
+                admin: true,
+            },
+        };
+        let (attachment, content) = self.attachments.get(id, &reader).await?;
+        Ok(Response::new(GetAttachmentResponse {
+            attachment: Some(attachment),
+            content: content.to_vec(),
+        }))
     }
 }

@@ -1,9 +1,17 @@
 //! Intake: where patronato operators file requests for citizens.
 
+mod access;
+mod admin;
 mod api;
+mod attachments;
+mod http;
 mod list;
+mod mandate_api;
+mod mandates;
+mod rating;
 mod reminder;
 mod reply;
+mod router_client;
 mod settings;
 mod status;
 mod store;
@@ -12,14 +20,21 @@ pub mod validation;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::intake::v1::intake_server::IntakeServer;
+use combipat_proto::intake::v1::mandates_server::MandatesServer;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 
+pub use admin::{Imported, import as import_mandates};
 pub use status::QUEUE;
 
 pub const SERVICE_NAME: &str = "intake";
+
+/// The largest gRPC message intake reads: a 5 MB attachment and its envelope.
+const MAX_MESSAGE_BYTES: usize = 6 * 1024 * 1024;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -46,18 +61,51 @@ impl ServiceDefinition for Service {
                 pool: context.pool.clone(),
             }),
         );
-        let api = api::IntakeApi {
+        let api = Arc::new(api::IntakeApi {
             pool: context.pool.clone(),
             territory,
             outbox: context.outbox.clone(),
-        };
-        let api = IntakeServer::with_interceptor(api, context.auth_interceptor());
+            attachments: attachments::Attachments::new(&own.attachments, context.pool.clone())
+                .context("attachments.*")?,
+            limiter: Arc::new(combipat_platform::rate_limit::RateLimiter::new(
+                own.rate_limit.clone(),
+            )?),
+            router: router_client::Router::new(&own.router)?,
+        });
+        let mandates = Arc::new(mandate_api::MandatesApi {
+            pool: context.pool.clone(),
+        });
+        let http = http::routes(
+            Arc::clone(&api),
+            Arc::clone(&mandates),
+            context.auth_interceptor(),
+        )?;
+        let intake = InterceptedService::new(
+            IntakeServer::from_arc(api)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            context.auth_interceptor(),
+        );
+        let mandates = InterceptedService::new(
+            MandatesServer::from_arc(mandates),
+            context.auth_interceptor(),
+        );
         context
             .bind(
-                Routes::new(api),
-                vec!["combipat.intake.v1.Intake"],
-                axum::Router::new(),
+                Routes::new(intake).add_service(mandates),
+                vec!["combipat.intake.v1.Intake", "combipat.intake.v1.Mandates"],
+                http,
             )
             .await
+    }
+
+    async fn admin(
+        _own: Self::Own,
+        platform: PlatformSettings,
+        args: Vec<String>,
+    ) -> anyhow::Result<()> {
+        let pool = combipat_platform::db::connect(&platform.database).await?;
+        combipat_platform::db::migrate(&pool, &MIGRATIONS).await?;
+        admin::run(&pool, &args).await
     }
 }

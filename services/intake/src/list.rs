@@ -10,6 +10,8 @@ use combipat_proto::intake::v1::{ListRequestsRequest, ListRequestsResponse, Requ
 use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
+use crate::access::Scope;
+
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 200;
 
@@ -25,6 +27,7 @@ struct Row {
     office_code: Option<String>,
     submitted_at: DateTime<Utc>,
     solleciti: i32,
+    patronato_office: String,
 }
 
 /// The page token: the last row's submission time (µs) and id. None for the first page.
@@ -39,9 +42,18 @@ fn cursor(token: &str) -> Result<Option<(DateTime<Utc>, Uuid)>, ()> {
 
 pub async fn page(
     pool: &PgPool,
-    patronato_office: &str,
+    scope: &Scope,
     request: &ListRequestsRequest,
 ) -> Result<ListRequestsResponse, ApiError> {
+    let office_filter = request.patronato_office.trim();
+    if let Scope::Office { office, .. } = scope
+        && !office_filter.is_empty()
+        && office_filter != office
+    {
+        return Err(ApiError::PermissionDenied(format!(
+            "you see the requests of your office {office} only"
+        )));
+    }
     let mut violations = Vec::new();
     let limit = match request.page_size {
         0 => DEFAULT_PAGE_SIZE,
@@ -93,10 +105,26 @@ pub async fn page(
     }
 
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT id, protocol_number, motivo, codice_fiscale, topic, subject, status, office_code, submitted_at, solleciti
-         FROM requests WHERE patronato_office = ",
+        "SELECT id, protocol_number, motivo, codice_fiscale, topic, subject, status, office_code, submitted_at, solleciti,
+                patronato_office
+         FROM requests WHERE true",
     );
-    query.push_bind(patronato_office);
+    match scope {
+        Scope::Office { office, .. } => {
+            query
+                .push(" AND patronato_office = ")
+                .push_bind(office.clone());
+        }
+        Scope::Patronato(patronato) => {
+            query.push(" AND patronato = ").push_bind(patronato.clone());
+        }
+        Scope::All => {}
+    }
+    if !office_filter.is_empty() {
+        query
+            .push(" AND patronato_office = ")
+            .push_bind(office_filter.to_owned());
+    }
     if !request.status.is_empty() {
         query
             .push(" AND status = ANY(")
@@ -152,6 +180,7 @@ pub async fn page(
                 office_code: row.office_code.unwrap_or_default(),
                 submitted_at: Some(to_timestamp(row.submitted_at)),
                 solleciti: u32::try_from(row.solleciti).unwrap_or_default(),
+                patronato_office: row.patronato_office,
             })
             .collect(),
         next_page_token,

@@ -20,9 +20,17 @@ pub async fn provide_info(
     operator: &Operator,
     request_id: Uuid,
     reply: &str,
+    attachment_ids: &[String],
 ) -> Result<&'static str, ApiError> {
+    let mut violations = Vec::new();
     let reply = combipat_domain::text::clean(reply, REPLY_MAX_CHARS, true)
-        .map_err(|reason| ApiError::InvalidArgument(vec![Violation::new("reply", reason)]))?;
+        .map_err(|reason| violations.push(Violation::new("reply", reason)))
+        .unwrap_or_default();
+    let attachment_ids =
+        crate::validation::attachment_ids("attachment_ids", attachment_ids, &mut violations);
+    if !violations.is_empty() {
+        return Err(ApiError::InvalidArgument(violations));
+    }
     let mut transaction = pool.begin().await?;
     let found: Option<(String, String)> =
         sqlx::query_as("SELECT status, patronato_office FROM requests WHERE id = $1 FOR UPDATE")
@@ -37,6 +45,19 @@ pub async fn provide_info(
             "the office has not asked for information (the request is {status})"
         )));
     }
+    let attachments = crate::attachments::attach(
+        &mut transaction,
+        &attachment_ids,
+        "attachment_ids",
+        &operator.patronato_office,
+        request_id,
+        "info_reply",
+    )
+    .await?;
+    let mut detail = reply.clone();
+    for attachment in &attachments {
+        detail.push_str(&format!("\n[allegato: {}]", attachment.file_name));
+    }
     sqlx::query("UPDATE requests SET status = $2 WHERE id = $1")
         .bind(request_id)
         .bind(ROUTED)
@@ -45,7 +66,7 @@ pub async fn provide_info(
     sqlx::query("INSERT INTO request_history (request_id, at, status, detail) VALUES ($1, $2, 'INFO_PROVIDED', $3)")
         .bind(request_id)
         .bind(Utc::now())
-        .bind(&reply)
+        .bind(&detail)
         .execute(&mut *transaction)
         .await?;
     let event = Payload::RequestInfoProvided(RequestInfoProvided {

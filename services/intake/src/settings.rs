@@ -7,4 +7,7 @@ pub const DEFAULTS: &str = include_str!("../defaults.toml");
 #[derive(Debug, Clone, Deserialize)]
 pub struct IntakeSettings {
     pub territory: TerritorySettings,
+    pub router: combipat_platform::grpc_client::ClientSettings,
+    pub attachments: crate::attachments::AttachmentSettings,
+    pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
 }

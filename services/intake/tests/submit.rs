@@ -7,75 +7,20 @@
     reason = "a failed assumption in a test is a failed test"
 )]
 
-use std::time::Duration;
+mod common;
 
 use combipat_platform::auth::Role;
 use combipat_proto::common::v1::Motivo;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
 use combipat_proto::intake::v1::{GetRequestRequest, SubmitRequestRequest};
-use combipat_testkit::{
-    TestBus, TestDatabase, TestService, grpc_channel, overrides, token, with_token,
-};
+use std::time::Duration;
+
+use combipat_testkit::{token, with_token};
+use common::{WAIT, good_request, operator, start, stored_rows};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-struct Harness {
-    bus: TestBus,
-    database: TestDatabase,
-    service: TestService,
-    client: IntakeClient<Channel>,
-}
-
-async fn start() -> Harness {
-    let bus = TestBus::new();
-    let database = TestDatabase::create().await.unwrap();
-    let service = TestService::start::<combipat_intake::Service>(&overrides(&database, &bus))
-        .await
-        .unwrap();
-    let client = IntakeClient::new(grpc_channel(service.grpc_addr).await.unwrap());
-    Harness {
-        bus,
-        database,
-        service,
-        client,
-    }
-}
-
-fn operator(office: &str) -> String {
-    token(
-        Role::Operatore,
-        &[("patronato", "INCA"), ("patronato_office", office)],
-    )
-    .unwrap()
-}
-
-fn good_request() -> SubmitRequestRequest {
-    SubmitRequestRequest {
-        motivo: Motivo::RichiestaGenerica as i32,
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        comune_residenza: "F205".into(),
-        topic: "pensioni".into(),
-        subject: "Domanda di pensione".into(),
-        body: "Stato della domanda".into(),
-    }
-}
-
-async fn stored_rows(database: &TestDatabase) -> (i64, i64) {
-    let pool = database.connect().await.unwrap();
-    let requests = sqlx::query_scalar("SELECT count(*) FROM requests")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    let outbox = sqlx::query_scalar("SELECT count(*) FROM platform_outbox")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    (requests, outbox)
-}
 
 #[tokio::test]
 async fn an_accepted_request_is_stored_and_announced() {
@@ -134,6 +79,7 @@ async fn a_refusal_names_every_bad_field_and_stores_nothing() {
         topic: "boh".into(),
         subject: String::new(),
         body: "ok".into(),
+        ..SubmitRequestRequest::default()
     };
     let status = harness
         .client
@@ -469,6 +415,9 @@ async fn an_office_lists_its_own_requests_filtered_and_page_by_page() {
         let mut request = good_request();
         request.motivo = motivo as i32;
         request.subject = format!("Richiesta {n}");
+        if motivo == Motivo::InfoPagamenti {
+            request.prestazione = std::mem::take(&mut request.topic);
+        }
         if n == 2 {
             request.codice_fiscale = "BNZVCN32S10E573Z".into();
         }
@@ -482,7 +431,16 @@ async fn an_office_lists_its_own_requests_filtered_and_page_by_page() {
     }
     harness
         .client
-        .submit_request(with_token(good_request(), &operator("INCA-TO-02")).unwrap())
+        .submit_request(
+            with_token(
+                SubmitRequestRequest {
+                    confirm_duplicate: true,
+                    ..good_request()
+                },
+                &operator("INCA-TO-02"),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap();
 

@@ -239,12 +239,7 @@ impl OfficeQueue for OfficeQueueApi {
         request: Request<TransferRequest>,
     ) -> Result<Response<TransferResponse>, Status> {
         let caller = principal(&request)?.clone();
-        let authorization = request
-            .metadata()
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let authorization = combipat_platform::grpc_client::authorization(&request);
         let (item, to_office) = work::transfer(
             &self.pool,
             &self.router,

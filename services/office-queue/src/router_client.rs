@@ -1,18 +1,13 @@
 //! Calls to router: a transfer is validated and recorded there, on behalf of the official
 //! who asked (their token travels with the call, and so does the trace).
 
-use std::time::Duration;
-
-use anyhow::Context as _;
-use combipat_platform::propagation::inject_into_metadata;
+use combipat_platform::grpc_client::{ClientSettings, lazy_channel, on_behalf};
 use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::OfficeRef;
 use combipat_proto::router::v1::RecordTransferRequest;
 use combipat_proto::router::v1::router_client::RouterClient;
 use tonic::Code;
 use tonic::transport::Channel;
-
-use crate::settings::RouterClientSettings;
 
 #[derive(Clone)]
 pub struct Router {
@@ -21,13 +16,9 @@ pub struct Router {
 
 impl Router {
     /// Connects lazily: office-queue starts and serves even while router is away.
-    pub fn new(settings: &RouterClientSettings) -> anyhow::Result<Self> {
-        let channel = Channel::from_shared(settings.endpoint.clone())
-            .with_context(|| format!("router.endpoint `{}` is not a URI", settings.endpoint))?
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .connect_lazy();
+    pub fn new(settings: &ClientSettings) -> anyhow::Result<Self> {
         Ok(Self {
-            client: RouterClient::new(channel),
+            client: RouterClient::new(lazy_channel("router", settings)?),
         })
     }
 
@@ -36,12 +27,7 @@ impl Router {
         authorization: &str,
         call: RecordTransferRequest,
     ) -> Result<OfficeRef, ApiError> {
-        let mut request = tonic::Request::new(call);
-        inject_into_metadata(request.metadata_mut());
-        let token = authorization.parse().map_err(|_| {
-            ApiError::Unauthenticated("the authorization header is not valid metadata".to_owned())
-        })?;
-        request.metadata_mut().insert("authorization", token);
+        let request = on_behalf(call, authorization)?;
         let response = self
             .client
             .clone()

@@ -392,6 +392,9 @@ pub async fn transfer(
     // refuses, the transaction rolls back and nothing changes here either.
     let (mut transaction, before) =
         begin(pool, caller, request_id, Some(call.expected_version)).await?;
+    // The official's request comes before router's decision that carries it out: the event
+    // says so, so that histories ordered by time read "transferred, then routed".
+    let requested_at = combipat_platform::time::timestamp_now();
     let to_office = router
         .record_transfer(
             authorization,
@@ -423,11 +426,9 @@ pub async fn transfer(
         reason,
         transferred_by: caller.subject.clone(),
     });
-    outbox::enqueue(
-        &mut transaction,
-        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
-    )
-    .await?;
+    let mut envelope = new_envelope(SERVICE_NAME, &request_id.to_string(), event);
+    envelope.occurred_at = Some(requested_at);
+    outbox::enqueue(&mut transaction, &envelope).await?;
     transaction.commit().await?;
     Ok((item, to_office))
 }

@@ -173,7 +173,7 @@ async fn an_official_works_an_item_over_http_and_refusals_name_the_field() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{problem}");
     assert_eq!(content_type, "application/problem+json");
-    assert_eq!(problem["code"], "FailedPrecondition");
+    assert_eq!(problem["code"], "FAILED_PRECONDITION");
     assert!(
         problem["detail"].as_str().unwrap().contains("claim"),
         "{problem}"

@@ -21,6 +21,8 @@ use crate::settings::AuthSettings;
 pub enum Role {
     /// A patronato operator: files and follows requests for citizens.
     Operatore,
+    /// A patronato-wide supervisor: reads the requests of every office of the patronato.
+    Supervisore,
     /// An INPS official: works one office's queue.
     Funzionario,
     /// An INPS office manager: also reassigns and sees the workload.
@@ -35,6 +37,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Operatore => "operatore",
+            Self::Supervisore => "supervisore",
             Self::Funzionario => "funzionario",
             Self::Responsabile => "responsabile",
             Self::Analista => "analista",
@@ -48,7 +51,7 @@ impl std::str::FromStr for Role {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         serde_json::from_value(serde_json::Value::String(text.to_owned()))
-            .map_err(|_unknown| anyhow::anyhow!("unknown role `{text}`: expected operatore, funzionario, responsabile, analista or admin"))
+            .map_err(|_unknown| anyhow::anyhow!("unknown role `{text}`: expected operatore, supervisore, funzionario, responsabile, analista or admin"))
     }
 }
 

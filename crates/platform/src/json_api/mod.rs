@@ -9,6 +9,8 @@
 //! - Fields come from the JSON body, the query string and the path (in that order of
 //!   precedence, the path last), under their proto names (`request_id`) or JSON names
 //!   (`requestId`). Responses use the proto names and show every field, defaults included.
+//! - A header can stand for a field (`Idempotency-Key` for `idempotency_key`): see
+//!   [`JsonApi::header_field`].
 //! - Refusals are `application/problem+json` (RFC 9457) with the gRPC status mapped to its
 //!   HTTP code; validation errors are 422 with the list of field violations.
 //! - Server-streaming methods are not offered over HTTP.
@@ -44,6 +46,7 @@ pub struct JsonApi {
     auth: AuthInterceptor,
     router: axum::Router,
     operations: Vec<Operation>,
+    header_fields: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Clone)]
@@ -51,6 +54,8 @@ struct Endpoint {
     input: MessageDescriptor,
     output: MessageDescriptor,
     auth: AuthInterceptor,
+    /// Headers that fill a field of this operation's request.
+    header_fields: Vec<(&'static str, &'static str)>,
 }
 
 impl JsonApi {
@@ -65,7 +70,16 @@ impl JsonApi {
             auth,
             router: axum::Router::new(),
             operations: Vec::new(),
+            header_fields: Vec::new(),
         })
+    }
+
+    /// Routes added after this call fill `field` (when their request has it) from the
+    /// `header`, as HTTP conventions expect (`Idempotency-Key`).
+    #[must_use]
+    pub fn header_field(mut self, header: &'static str, field: &'static str) -> Self {
+        self.header_fields.push((header, field));
+        self
     }
 
     /// Serves the gRPC method `rpc` at `method path` by calling `call`, which is the gRPC
@@ -101,6 +115,12 @@ impl JsonApi {
             input: descriptor.input(),
             output: descriptor.output(),
             auth: self.auth.clone(),
+            header_fields: self
+                .header_fields
+                .iter()
+                .copied()
+                .filter(|(_, field)| descriptor.input().get_field_by_name(field).is_some())
+                .collect(),
         };
         let handler = move |path: Option<Path<Vec<(String, String)>>>,
                             RawQuery(query): RawQuery,
@@ -126,16 +146,79 @@ impl JsonApi {
         Ok(self)
     }
 
-    /// The routes, with the OpenAPI document at `/openapi.json`.
+    /// The routes, with the OpenAPI document at `/openapi.json`; each call gets a server
+    /// span that continues the caller's trace (`traceparent`).
     pub fn into_router(self, title: &str) -> axum::Router {
+        self.into_router_at(title, "/openapi.json")
+    }
+
+    /// [`Self::into_router`] with the document at `document_path` (for a second service on
+    /// the same port).
+    pub fn into_router_at(self, title: &str, document_path: &str) -> axum::Router {
         let document = openapi::document(title, &self.service, &self.operations);
-        self.router.route(
-            "/openapi.json",
-            axum::routing::get(move || {
-                let document = document.clone();
-                async move { axum::Json(document) }
-            }),
-        )
+        self.router
+            .route(
+                document_path,
+                axum::routing::get(move || {
+                    let document = document.clone();
+                    async move { axum::Json(document) }
+                }),
+            )
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http()
+                    .make_span_with(HttpMakeSpan)
+                    .on_response(HttpOnResponse),
+            )
+    }
+}
+
+/// A server span per HTTP call, with the HTTP semantic conventions and the route template.
+#[derive(Debug, Clone, Copy)]
+struct HttpMakeSpan;
+
+impl<B> tower_http::trace::MakeSpan<B> for HttpMakeSpan {
+    fn make_span(&mut self, request: &axum::http::Request<B>) -> tracing::Span {
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(
+                || request.uri().path().to_owned(),
+                |path| path.as_str().to_owned(),
+            );
+        let span = tracing::info_span!(
+            "http",
+            otel.name = format!("{} {route}", request.method()),
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %request.method(),
+            http.route = route,
+            url.path = request.uri().path(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        crate::propagation::set_parent_from_carrier(
+            &span,
+            &crate::propagation::carrier_from_headers(request.headers()),
+        );
+        span
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HttpOnResponse;
+
+impl<B> tower_http::trace::OnResponse<B> for HttpOnResponse {
+    fn on_response(
+        self,
+        response: &axum::http::Response<B>,
+        latency: std::time::Duration,
+        span: &tracing::Span,
+    ) {
+        let status = response.status().as_u16();
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
+        tracing::debug!(parent: span, duration_ms = latency.as_millis(), status, "http call finished");
     }
 }
 
@@ -164,6 +247,12 @@ impl Endpoint {
     {
         // The same metadata a gRPC call carries (the token, the trace context), through the
         // same token check.
+        let mut fields = path;
+        for (header, field) in &self.header_fields {
+            if let Some(value) = headers.get(*header).and_then(|value| value.to_str().ok()) {
+                fields.push(((*field).to_owned(), value.to_owned()));
+            }
+        }
         let mut auth = self.auth.clone();
         let checked = match auth.call(tonic::Request::from_parts(
             tonic::metadata::MetadataMap::from_headers(headers),
@@ -174,7 +263,7 @@ impl Endpoint {
             Err(status) => return Problem::from_status(&status).into_response(),
         };
         let (metadata, extensions, ()) = checked.into_parts();
-        let message: Req = match convert::request(&self.input, &body, &query, &path) {
+        let message: Req = match convert::request(&self.input, &body, &query, &fields) {
             Ok(message) => message,
             Err(problem) => return (*problem).into_response(),
         };

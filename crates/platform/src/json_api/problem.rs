@@ -28,6 +28,18 @@ pub fn http_status(code: Code) -> StatusCode {
     }
 }
 
+/// The canonical name of a gRPC code, e.g. `FAILED_PRECONDITION`.
+fn code_name(code: Code) -> String {
+    let mut name = String::new();
+    for (index, letter) in format!("{code:?}").chars().enumerate() {
+        if letter.is_ascii_uppercase() && index > 0 {
+            name.push('_');
+        }
+        name.push(letter.to_ascii_uppercase());
+    }
+    name
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
     #[serde(skip)]
@@ -55,7 +67,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status_code: status.as_u16(),
             detail,
-            code: format!("{code:?}"),
+            code: code_name(code),
             violations,
             retry_after_seconds: None,
         }
@@ -63,7 +75,7 @@ impl Problem {
 
     pub fn bad_request(detail: String) -> Self {
         let mut problem = Self::new(Code::OutOfRange, detail, Vec::new());
-        problem.code = format!("{:?}", Code::InvalidArgument);
+        problem.code = code_name(Code::InvalidArgument);
         problem
     }
 
