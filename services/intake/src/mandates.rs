@@ -2,6 +2,7 @@
 //! it holds an active mandate. Stored here, fed by the admin API and the CSV import.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Europe::Rome;
 use combipat_domain::CodiceFiscale;
 use combipat_platform::time::{from_timestamp, to_timestamp};
 use combipat_platform::{ApiError, Violation};
@@ -59,7 +60,7 @@ pub fn refusal(
             if let Some(revoked_at) = mandate.revoked_at {
                 Some(format!(
                     "the mandate of {who} was revoked on {}{}",
-                    revoked_at.format("%Y-%m-%d"),
+                    revoked_at.with_timezone(&Rome).format("%Y-%m-%d"),
                     if mandate.revocation_reason.is_empty() {
                         String::new()
                     } else {
@@ -69,7 +70,7 @@ pub fn refusal(
             } else if mandate.valid_from > now {
                 Some(format!(
                     "the mandate of {who} holds from {}",
-                    mandate.valid_from.format("%Y-%m-%d")
+                    mandate.valid_from.with_timezone(&Rome).format("%Y-%m-%d")
                 ))
             } else {
                 mandate
@@ -78,7 +79,7 @@ pub fn refusal(
                     .map(|until| {
                         format!(
                             "the mandate of {who} expired on {}",
-                            until.format("%Y-%m-%d")
+                            until.with_timezone(&Rome).format("%Y-%m-%d")
                         )
                     })
             }

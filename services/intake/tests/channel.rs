@@ -1,0 +1,727 @@
+//! The complete channel: per-motivo fields, mandates, who reads what, idempotency, likely
+//! duplicates, ratings, attachments and the rate limit, against the real servers.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a failed assumption in a test is a failed test"
+)]
+
+mod common;
+
+use combipat_proto::common::v1::{Motivo, OfficeRef};
+use combipat_proto::events::v1::envelope::Payload;
+use combipat_proto::intake::v1::{
+    GetAttachmentRequest, GetRequestRequest, ListMandatesRequest, ListRequestsRequest,
+    RateAnswerRequest, RevokeMandateRequest, SubmitRequestRequest, UploadAttachmentRequest,
+};
+use combipat_testkit::{eventually, with_token};
+use common::{
+    Harness, WAIT, admin, good_request, operator, operator_of, start, start_with, stored_rows,
+    supervisor,
+};
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+async fn submit(
+    harness: &Harness,
+    request: SubmitRequestRequest,
+    token: &str,
+) -> Result<combipat_proto::intake::v1::SubmitRequestResponse, tonic::Status> {
+    harness
+        .client
+        .clone()
+        .submit_request(with_token(request, token).unwrap())
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn get(
+    harness: &Harness,
+    request_id: &str,
+    token: &str,
+) -> Result<combipat_proto::intake::v1::GetRequestResponse, tonic::Status> {
+    harness
+        .client
+        .clone()
+        .get_request(
+            with_token(
+                GetRequestRequest {
+                    request_id: request_id.into(),
+                },
+                token,
+            )
+            .unwrap(),
+        )
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+fn sollecito_pratica(pratica: &str) -> SubmitRequestRequest {
+    SubmitRequestRequest {
+        motivo: Motivo::SollecitoPratica as i32,
+        topic: String::new(),
+        prestazione: "pensioni".into(),
+        pratica_protocol_number: pratica.into(),
+        ..good_request()
+    }
+}
+
+#[tokio::test]
+async fn each_motivo_needs_its_own_fields_and_a_refusal_stores_nothing() {
+    let harness = start().await;
+    let mine = operator("INCA-MI-01");
+    let refused = submit(
+        &harness,
+        SubmitRequestRequest {
+            pratica_protocol_number: String::new(),
+            topic: "pensioni".into(),
+            ..sollecito_pratica("")
+        },
+        &mine,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(fields(&refused), ["topic", "pratica_protocol_number"]);
+    let refused = submit(
+        &harness,
+        SubmitRequestRequest {
+            motivo: Motivo::InfoPagamenti as i32,
+            ..good_request()
+        },
+        &mine,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&refused), ["topic", "prestazione"]);
+    assert_eq!(stored_rows(&harness.database).await, (0, 0));
+
+    let accepted = submit(&harness, sollecito_pratica("INPS.5000.2026.0012345"), &mine)
+        .await
+        .unwrap();
+    let read = get(&harness, &accepted.request_id, &mine).await.unwrap();
+    let summary = read.request.unwrap();
+    assert_eq!(summary.pratica_protocol_number, "INPS.5000.2026.0012345");
+    assert_eq!(summary.topic, "pensioni");
+}
+
+#[tokio::test]
+async fn a_request_needs_an_active_mandate_of_the_operators_patronato() {
+    let mut harness = start().await;
+    let unknown_citizen = SubmitRequestRequest {
+        codice_fiscale: "VRDGPP80A01H501U".into(),
+        ..good_request()
+    };
+    let refused = submit(&harness, unknown_citizen.clone(), &operator("INCA-MI-01"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(refused.message().contains("no mandate"), "{refused:?}");
+    // Another patronato's mandate does not count.
+    let acli = operator_of("ACLI", "ACLI-MI-1");
+    let refused = submit(&harness, good_request(), &acli).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert_eq!(stored_rows(&harness.database).await, (0, 0));
+
+    // Revoked: refused, saying so; granted again: accepted.
+    let revoked = harness
+        .mandates
+        .revoke_mandate(
+            with_token(
+                RevokeMandateRequest {
+                    patronato: "INCA".into(),
+                    codice_fiscale: "RSSMRA85T10A562S".into(),
+                    reason: "revoca del cittadino".into(),
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revoked.status, "REVOKED");
+    let refused = submit(&harness, good_request(), &operator("INCA-MI-01"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(refused.message().contains("revoked"), "{refused:?}");
+    harness.grant("INCA", "RSSMRA85T10A562S").await;
+    submit(&harness, good_request(), &operator("INCA-MI-01"))
+        .await
+        .unwrap();
+
+    // Only admins keep the registry.
+    let denied = harness
+        .mandates
+        .list_mandates(
+            with_token(
+                ListMandatesRequest {
+                    patronato: "INCA".into(),
+                    ..ListMandatesRequest::default()
+                },
+                &supervisor("INCA"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let listed = harness
+        .mandates
+        .list_mandates(
+            with_token(
+                ListMandatesRequest {
+                    patronato: "inca".into(),
+                    page_size: 1,
+                    ..ListMandatesRequest::default()
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.mandates.len(), 1);
+    assert!(
+        !listed.next_page_token.is_empty(),
+        "two mandates, pages of one"
+    );
+}
+
+#[tokio::test]
+async fn who_reads_which_request_is_a_matrix() {
+    let mut harness = start().await;
+    harness.grant("ACLI", "RSSMRA85T10A562S").await;
+    let milano = submit(&harness, good_request(), &operator("INCA-MI-01"))
+        .await
+        .unwrap()
+        .request_id;
+    let torino = submit(
+        &harness,
+        SubmitRequestRequest {
+            codice_fiscale: "BNZVCN32S10E573Z".into(),
+            ..good_request()
+        },
+        &operator("INCA-TO-02"),
+    )
+    .await
+    .unwrap()
+    .request_id;
+    let acli = submit(&harness, good_request(), &operator_of("ACLI", "ACLI-MI-1"))
+        .await
+        .unwrap()
+        .request_id;
+
+    let funzionario = combipat_testkit::token(
+        combipat_platform::auth::Role::Funzionario,
+        &[("inps_office", "SEDE-MI")],
+    )
+    .unwrap();
+    let readers = [
+        (
+            "operator INCA-MI-01",
+            operator("INCA-MI-01"),
+            [true, false, false],
+        ),
+        (
+            "operator INCA-TO-02",
+            operator("INCA-TO-02"),
+            [false, true, false],
+        ),
+        ("supervisor INCA", supervisor("INCA"), [true, true, false]),
+        ("supervisor ACLI", supervisor("ACLI"), [false, false, true]),
+        ("admin", admin(), [true, true, true]),
+        ("funzionario", funzionario.clone(), [false, false, false]),
+    ];
+    let requests = [&milano, &torino, &acli];
+    for (who, token, expected) in &readers {
+        for (request_id, allowed) in requests.iter().zip(expected) {
+            let outcome = get(&harness, request_id, token).await;
+            assert_eq!(
+                outcome.is_ok(),
+                *allowed,
+                "{who} reading {request_id}: {outcome:?}"
+            );
+            if let Err(status) = outcome {
+                // Another office's request is missing, not forbidden: nothing leaks.
+                let expected = if who.starts_with("funzionario") {
+                    Code::PermissionDenied
+                } else {
+                    Code::NotFound
+                };
+                assert_eq!(status.code(), expected, "{who}");
+            }
+        }
+        let listed = harness
+            .client
+            .clone()
+            .list_requests(with_token(ListRequestsRequest::default(), token).unwrap())
+            .await;
+        match listed {
+            Ok(page) => {
+                let mut seen: Vec<String> = page
+                    .into_inner()
+                    .requests
+                    .into_iter()
+                    .map(|entry| entry.request_id)
+                    .collect();
+                seen.sort();
+                let mut wanted: Vec<String> = requests
+                    .iter()
+                    .zip(expected)
+                    .filter(|(_, allowed)| **allowed)
+                    .map(|(id, _)| (*id).clone())
+                    .collect();
+                wanted.sort();
+                assert_eq!(seen, wanted, "{who} listing");
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::PermissionDenied, "{who}");
+                assert!(expected.iter().all(|allowed| !allowed), "{who}");
+            }
+        }
+    }
+    // A supervisor narrows to one office; an operator cannot widen to another.
+    let one_office = harness
+        .client
+        .clone()
+        .list_requests(
+            with_token(
+                ListRequestsRequest {
+                    patronato_office: "INCA-TO-02".into(),
+                    ..ListRequestsRequest::default()
+                },
+                &supervisor("INCA"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(one_office.requests.len(), 1);
+    assert_eq!(one_office.requests[0].request_id, torino);
+    let widened = harness
+        .client
+        .clone()
+        .list_requests(
+            with_token(
+                ListRequestsRequest {
+                    patronato_office: "INCA-TO-02".into(),
+                    ..ListRequestsRequest::default()
+                },
+                &operator("INCA-MI-01"),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(widened.code(), Code::PermissionDenied);
+    // Reading is not acting: a supervisor does not file requests.
+    let refused = submit(&harness, good_request(), &supervisor("INCA"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_gives_one_request_whatever_the_retries() {
+    let harness = start().await;
+    let mine = operator("INCA-MI-01");
+    let keyed = SubmitRequestRequest {
+        idempotency_key: "4f1c2d9e-retry".into(),
+        ..good_request()
+    };
+    let first = submit(&harness, keyed.clone(), &mine).await.unwrap();
+    assert!(!first.replayed);
+    let again = submit(&harness, keyed.clone(), &mine).await.unwrap();
+    assert_eq!(
+        (
+            again.request_id.as_str(),
+            again.protocol_number.as_str(),
+            again.replayed
+        ),
+        (
+            first.request_id.as_str(),
+            first.protocol_number.as_str(),
+            true
+        )
+    );
+    // Retries racing each other: still one request.
+    let racing = SubmitRequestRequest {
+        idempotency_key: "racing".into(),
+        codice_fiscale: "BNZVCN32S10E573Z".into(),
+        ..good_request()
+    };
+    let answers =
+        futures::future::join_all((0..8).map(|_| submit(&harness, racing.clone(), &mine))).await;
+    let ids: std::collections::HashSet<String> = answers
+        .into_iter()
+        .map(|answer| answer.unwrap().request_id)
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(stored_rows(&harness.database).await, (2, 2));
+
+    // The same key for other content is a conflict, and stores nothing.
+    let misuse = submit(
+        &harness,
+        SubmitRequestRequest {
+            subject: "Altro".into(),
+            ..keyed
+        },
+        &mine,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(misuse.code(), Code::AlreadyExists);
+    assert!(
+        misuse.message().contains(&first.protocol_number),
+        "{misuse:?}"
+    );
+    assert_eq!(stored_rows(&harness.database).await, (2, 2));
+}
+
+#[tokio::test]
+async fn a_likely_duplicate_is_refused_with_its_reference_unless_confirmed() {
+    let harness = start().await;
+    let mine = operator("INCA-MI-01");
+    let first = submit(&harness, sollecito_pratica("INPS.5000.2026.0000001"), &mine)
+        .await
+        .unwrap();
+    let duplicate = submit(&harness, sollecito_pratica("INPS.5000.2026.0000001"), &mine)
+        .await
+        .unwrap_err();
+    assert_eq!(duplicate.code(), Code::FailedPrecondition);
+    assert!(
+        duplicate.message().contains(&first.protocol_number),
+        "{duplicate:?}"
+    );
+    assert!(duplicate.message().contains(&first.request_id));
+    // Another application of the same citizen is another request.
+    submit(&harness, sollecito_pratica("INPS.5000.2026.0000002"), &mine)
+        .await
+        .unwrap();
+    // Confirmed by the operator: filed.
+    submit(
+        &harness,
+        SubmitRequestRequest {
+            confirm_duplicate: true,
+            ..sollecito_pratica("INPS.5000.2026.0000001")
+        },
+        &mine,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored_rows(&harness.database).await.0, 3);
+}
+
+#[tokio::test]
+async fn an_answer_is_rated_once_from_one_to_five() {
+    let harness = start().await;
+    let mine = operator("INCA-MI-01");
+    let submitted = submit(&harness, good_request(), &mine).await.unwrap();
+    let fresh = get(&harness, &submitted.request_id, &mine).await.unwrap();
+    let sollecito = fresh.sollecito.unwrap();
+    assert!(!sollecito.allowed);
+    assert!(sollecito.possible_from.is_some(), "the page shows the date");
+    let rate = |rating: u32| {
+        let mut client = harness.client.clone();
+        let (request_id, mine) = (submitted.request_id.clone(), mine.clone());
+        async move {
+            client
+                .rate_answer(
+                    with_token(
+                        RateAnswerRequest {
+                            request_id,
+                            rating,
+                            comment: "Risposta chiara".into(),
+                        },
+                        &mine,
+                    )
+                    .unwrap(),
+                )
+                .await
+        }
+    };
+    assert_eq!(rate(5).await.unwrap_err().code(), Code::FailedPrecondition);
+
+    let answered = combipat_platform::messaging::new_envelope(
+        "office-queue",
+        &submitted.request_id,
+        Payload::RequestAnswered(combipat_proto::events::v1::RequestAnswered {
+            office: Some(OfficeRef {
+                code: "SEDE-MI".into(),
+                ..OfficeRef::default()
+            }),
+            answer: "Pratica definita".into(),
+            answered_by: "anna".into(),
+            answered_at: None,
+        }),
+    );
+    harness
+        .bus
+        .wait_for_consumer(combipat_intake::QUEUE.name)
+        .await
+        .unwrap();
+    harness.bus.publish_envelope(&answered).await.unwrap();
+    eventually(WAIT, || async {
+        let read = get(&harness, &submitted.request_id, &mine).await?;
+        Ok((read.status == "ANSWERED").then_some(()))
+    })
+    .await
+    .unwrap();
+
+    let refused = rate(6).await.unwrap_err();
+    assert_eq!(fields(&refused), ["rating"]);
+    let rated = rate(4).await.unwrap().into_inner().rating.unwrap();
+    assert_eq!((rated.answer_number, rated.rating), (1, 4));
+    assert_eq!(rate(5).await.unwrap_err().code(), Code::AlreadyExists);
+    let read = get(&harness, &submitted.request_id, &mine).await.unwrap();
+    assert_eq!(read.ratings.len(), 1);
+    assert_eq!(read.ratings[0].comment, "Risposta chiara");
+    let sollecito = read.sollecito.unwrap();
+    assert!(!sollecito.allowed && sollecito.reason.contains("answered"));
+}
+
+#[tokio::test]
+async fn attachments_are_known_by_their_bytes_and_travel_as_references() {
+    let harness = start().await;
+    let mine = operator("INCA-MI-01");
+    let upload = |file_name: &str, media_type: &str, content: &[u8], token: &str| {
+        let mut client = harness.client.clone();
+        let request = with_token(
+            UploadAttachmentRequest {
+                file_name: file_name.into(),
+                media_type: media_type.into(),
+                content: content.to_vec(),
+            },
+            token,
+        )
+        .unwrap();
+        async move {
+            client
+                .upload_attachment(request)
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    let renamed = upload("scansione.pdf", "", PNG, &mine).await.unwrap_err();
+    assert_eq!(fields(&renamed), ["file_name"]);
+    let executable = upload("modulo.pdf", "", b"MZ\x90\x00\x03", &mine)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&executable), ["content"]);
+    let lying = upload("isee.pdf", "image/png", PDF, &mine)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&lying), ["media_type"]);
+    let big = {
+        let mut bytes = PDF.to_vec();
+        bytes.resize(5 * 1024 * 1024 + 1, b' ');
+        bytes
+    };
+    let oversized = upload("grande.pdf", "", &big, &mine).await.unwrap_err();
+    assert_eq!(fields(&oversized), ["content"]);
+    let pool = harness.database.connect().await.unwrap();
+    let count = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM attachments")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(count().await, 0, "nothing stored on a refusal");
+
+    let isee = upload("ISEE 2026.pdf", "application/pdf", PDF, &mine)
+        .await
+        .unwrap();
+    assert_eq!(isee.media_type, "application/pdf");
+    assert_eq!(isee.size_bytes, PDF.len() as u64);
+    let photo = upload("documento.png", "", PNG, &mine).await.unwrap();
+
+    let mut submitted_events = harness.bus.observe("request.submitted").await.unwrap();
+    let submitted = submit(
+        &harness,
+        SubmitRequestRequest {
+            attachment_ids: vec![isee.id.clone(), photo.id.clone()],
+            ..good_request()
+        },
+        &mine,
+    )
+    .await
+    .unwrap();
+    let event = submitted_events.next(WAIT).await.unwrap();
+    let Some(Payload::RequestSubmitted(payload)) = event.payload else {
+        panic!("expected request.submitted");
+    };
+    let refs = payload.request.unwrap().attachments;
+    assert_eq!(
+        refs.iter()
+            .map(|r| r.file_name.as_str())
+            .collect::<Vec<_>>(),
+        ["ISEE 2026.pdf", "documento.png"]
+    );
+    assert_eq!(refs[0].sha256, isee.sha256, "references, not bytes");
+
+    let read = |token: String| {
+        let mut client = harness.client.clone();
+        let attachment_id = isee.id.clone();
+        async move {
+            client
+                .get_attachment(with_token(GetAttachmentRequest { attachment_id }, &token).unwrap())
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    assert_eq!(read(mine.clone()).await.unwrap().content, PDF);
+    assert_eq!(read(supervisor("INCA")).await.unwrap().content, PDF);
+    assert_eq!(
+        read(operator("INCA-TO-02")).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        read(supervisor("ACLI")).await.unwrap_err().code(),
+        Code::NotFound
+    );
+
+    // A file goes with one message only; at most five per message.
+    let reused = submit(
+        &harness,
+        SubmitRequestRequest {
+            attachment_ids: vec![isee.id.clone()],
+            confirm_duplicate: true,
+            ..good_request()
+        },
+        &mine,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&reused), ["attachment_ids[0]"]);
+    let too_many = submit(
+        &harness,
+        SubmitRequestRequest {
+            attachment_ids: (0..6).map(|_| uuid::Uuid::new_v4().to_string()).collect(),
+            confirm_duplicate: true,
+            ..good_request()
+        },
+        &mine,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&too_many), ["attachment_ids"]);
+    assert_eq!(stored_rows(&harness.database).await.0, 1);
+}
+
+#[tokio::test]
+async fn over_the_rate_limit_an_operator_is_told_when_to_retry() {
+    let harness = start_with(&[("rate_limit.calls_per_window", "3")]).await;
+    let mine = operator("INCA-MI-01");
+    for n in 0..3 {
+        submit(
+            &harness,
+            SubmitRequestRequest {
+                subject: format!("Richiesta {n}"),
+                confirm_duplicate: true,
+                ..good_request()
+            },
+            &mine,
+        )
+        .await
+        .unwrap();
+    }
+    let limited = submit(&harness, good_request(), &mine).await.unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+    let retry = limited.get_details_retry_info().unwrap();
+    assert!(retry.retry_delay.unwrap().as_secs() >= 1);
+    assert_eq!(stored_rows(&harness.database).await.0, 3);
+    // The limit is per operator (the token's subject).
+    let colleague = combipat_testkit::token(
+        combipat_platform::auth::Role::Operatore,
+        &[
+            ("patronato", "INCA"),
+            ("patronato_office", "INCA-MI-01"),
+            ("sub", "op-2"),
+        ],
+    )
+    .unwrap();
+    submit(
+        &harness,
+        SubmitRequestRequest {
+            confirm_duplicate: true,
+            ..good_request()
+        },
+        &colleague,
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn the_mandates_csv_import_is_all_or_nothing() {
+    let harness = start().await;
+    let pool = harness.database.connect().await.unwrap();
+    let bad = "patronato,codice_fiscale,valid_from,valid_until,reference,revoked_on
+ACLI,VRDGPP80A01H501U,2026-01-01,,M-1,
+ACLI,VRDGPP80A01H501X,2026-01-01,,M-2,
+ACLI,BNZVCN32S10E573Z,ieri,,M-3,
+";
+    let error = combipat_intake::import_mandates(&pool, bad.as_bytes())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("line 3: codice_fiscale"), "{error}");
+    assert!(error.contains("line 4: valid_from"), "{error}");
+    let acli: i64 = sqlx::query_scalar("SELECT count(*) FROM mandates WHERE patronato = 'ACLI'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(acli, 0, "nothing from a file with errors");
+
+    let good = "patronato,codice_fiscale,valid_from,valid_until,reference,revoked_on
+ACLI,VRDGPP80A01H501U,2026-01-01,,M-1,
+acli,rssmra85t10a562s,2026-01-01,2030-12-31,M-2,2026-06-30
+";
+    let imported = combipat_intake::import_mandates(&pool, good.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        imported,
+        combipat_intake::Imported {
+            stored: 2,
+            revoked: 1
+        }
+    );
+    let acli_operator = operator_of("ACLI", "ACLI-RM-1");
+    submit(
+        &harness,
+        SubmitRequestRequest {
+            codice_fiscale: "VRDGPP80A01H501U".into(),
+            ..good_request()
+        },
+        &acli_operator,
+    )
+    .await
+    .unwrap();
+    let refused = submit(&harness, good_request(), &acli_operator)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.message().contains("revoked on 2026-06-30"),
+        "{refused:?}"
+    );
+}
