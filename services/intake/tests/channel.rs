@@ -566,6 +566,7 @@ async fn attachments_are_known_by_their_bytes_and_travel_as_references() {
     .await
     .unwrap();
     let event = submitted_events.next(WAIT).await.unwrap();
+    assert_eq!(event.request_id, submitted.request_id);
     let Some(Payload::RequestSubmitted(payload)) = event.payload else {
         panic!("expected request.submitted");
     };
