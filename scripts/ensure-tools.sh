@@ -1,7 +1,28 @@
 #!/usr/bin/env bash
-# Installs the test runner when it is missing (a fresh machine).
+# Installs what the tests need when it is missing (a fresh machine): the test runner, and
+# Chromium with playwright-core for the browser test.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "ensure-tools: installing cargo-nextest" >&2
   cargo install --locked cargo-nextest
+fi
+
+# The browser test (services/intake/tests/browser.rs): Debian's Chromium and playwright-core.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "ensure-tools: installing chromium" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+  fi
+fi
+if ! command -v node >/dev/null 2>&1; then
+  echo "ensure-tools: installing nodejs and npm" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "ensure-tools: installing playwright-core (tests/browser)" >&2
+  npm ci --prefix tests/browser --no-audit --no-fund >/dev/null
 fi

@@ -14,6 +14,14 @@ export COMBIPAT__AUTH__PUBLIC_KEY_PATH="$PWD/dev/keys/dev-jwt-public.pem"
 export COMBIPAT__TELEMETRY__LOG_FORMAT=${COMBIPAT__TELEMETRY__LOG_FORMAT:-json}
 # Demo reference data: router activates the demo office directory when none is active.
 export COMBIPAT__DIRECTORY__BOOTSTRAP_PATH="$PWD/services/router/directory/demo.yaml"
+# The operator's pages offer the development sign-in (demo operators, the development key).
+export COMBIPAT__PAGES__DEV_SIGN_IN=true
+export COMBIPAT__PAGES__DEV_SIGNING_KEY_PATH="$PWD/dev/keys/dev-jwt-private.pem"
+export COMBIPAT__ATTACHMENTS__LOCAL_DIR="$PWD/$RUN_DIR/attachments"
+
+# Demo mandates (dev/demo/mandates.csv): INCA and ACLI may write for these citizens.
+"$BIN_DIR/combipat-intake" admin mandates import dev/demo/mandates.csv >>"$RUN_DIR/intake.log" 2>&1 \
+  || { echo "cannot load the demo mandates; see $RUN_DIR/intake.log" >&2; exit 1; }
 
 http_port() {
   case "$1" in intake) echo 8081 ;; router) echo 8082 ;; office-queue) echo 8083 ;; esac
@@ -60,6 +68,10 @@ for service in "${SERVICES[@]}"; do
   printf '  %-14s 127.0.0.1:%-8s http://127.0.0.1:%s/health/readyz\n' "$service" "$(grpc_port "$service")" "$(http_port "$service")"
 done
 cat <<MSG
+
+The operator's pages (Italian, no JavaScript needed; choose a demo operator):
+  http://127.0.0.1:8081/
+OpenAPI: http://127.0.0.1:8081/openapi.json (intake), http://127.0.0.1:8083/openapi.json (office-queue)
 
 An operator's token (INCA, office INCA-MI-01), valid 12 hours:
   export OPERATORE='$operator_token'

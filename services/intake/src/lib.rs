@@ -8,6 +8,7 @@ mod http;
 mod list;
 mod mandate_api;
 mod mandates;
+mod pages;
 mod rating;
 mod reminder;
 mod reply;
@@ -79,7 +80,8 @@ impl ServiceDefinition for Service {
             Arc::clone(&api),
             Arc::clone(&mandates),
             context.auth_interceptor(),
-        )?;
+        )?
+        .merge(pages::Pages::new(Arc::clone(&api), context.auth_interceptor(), own.pages).routes());
         let intake = InterceptedService::new(
             IntakeServer::from_arc(api)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

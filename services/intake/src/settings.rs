@@ -10,4 +10,5 @@ pub struct IntakeSettings {
     pub router: combipat_platform::grpc_client::ClientSettings,
     pub attachments: crate::attachments::AttachmentSettings,
     pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
+    pub pages: crate::pages::PageSettings,
 }

@@ -1,0 +1,288 @@
+//! One request's page: where it stands, its whole history (answers and questions
+//! included), its files, the sollecito button (disabled, with its date, until it is
+//! allowed), the reply to a question of the office, and the rating of the answer.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use combipat_proto::intake::v1::intake_server::Intake as _;
+use combipat_proto::intake::v1::{
+    GetAttachmentRequest, GetRequestRequest, GetRequestResponse, ProvideInfoRequest,
+    RateAnswerRequest, SendReminderRequest,
+};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::{Pages, Session, layout};
+
+async fn read(
+    pages: &Pages,
+    session: &Session,
+    id: &str,
+) -> Result<GetRequestResponse, tonic::Status> {
+    pages
+        .call(
+            session,
+            GetRequestRequest {
+                request_id: id.to_owned(),
+            },
+            |api, request| async move { api.get_request(request).await },
+        )
+        .await
+}
+
+pub async fn page(
+    State(pages): State<Pages>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let session = match pages.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return *response,
+    };
+    render(&pages, &session, &id, None).await
+}
+
+async fn render(pages: &Pages, session: &Session, id: &str, notice: Option<Markup>) -> Response {
+    let body = match read(pages, session, id).await {
+        Err(status) => layout::refusal(&status),
+        Ok(request) => html! {
+            @if let Some(notice) = notice { (notice) }
+            (request_page(&request))
+        },
+    };
+    layout::page("Richiesta", Some(session), body).into_response()
+}
+
+fn request_page(read: &GetRequestResponse) -> Markup {
+    let summary = read.request.clone().unwrap_or_default();
+    let office = read.office.clone().unwrap_or_default();
+    let sollecito = read.sollecito.clone().unwrap_or_default();
+    let answers = read
+        .history
+        .iter()
+        .filter(|change| change.status == "ANSWERED")
+        .count();
+    let rated = read
+        .ratings
+        .iter()
+        .any(|rating| rating.answer_number as usize == answers);
+    html! {
+        dl.riquadro {
+            dt { "Protocollo" } dd { strong { (summary.protocol_number) } }
+            dt { "Stato" } dd { (layout::status_label(&read.status)) }
+            dt { "Sede" } dd { @if office.code.is_empty() { "in assegnazione" } @else { (office.name) " (" (office.code) ")" } }
+            dt { "Motivo" } dd { (layout::motivo_label(summary.motivo)) }
+            dt { "Cittadino" } dd { (summary.codice_fiscale) }
+            dt { "Oggetto" } dd { (summary.subject) }
+            @if !summary.pratica_protocol_number.is_empty() { dt { "Pratica" } dd { (summary.pratica_protocol_number) } }
+            dt { "Testo" } dd style="white-space:pre-wrap" { (read.body) }
+        }
+        @if !summary.attachments.is_empty() {
+            h2 { "Allegati" }
+            ul { @for file in &summary.attachments {
+                li { a href={ "/allegati/" (file.id) } { (file.file_name) } " (" (file.size_bytes / 1024 + 1) " KB)" }
+            } }
+        }
+        h2 { "Storia" }
+        table {
+            thead { tr { th { "Quando" } th { "Cosa" } th { "Sede" } th { "Dettaglio" } } }
+            tbody { @for change in &read.history {
+                tr {
+                    td { (layout::rome(change.at.as_ref())) }
+                    td { (layout::status_label(&change.status)) }
+                    td { (change.office.as_ref().map(|office| office.code.as_str()).unwrap_or_default()) }
+                    td style="white-space:pre-wrap" { (change.detail) }
+                }
+            } }
+        }
+        @if read.status == "INFO_REQUESTED" {
+            h2 { "Rispondi alla sede" }
+            form method="post" action={ "/richieste/" (summary.request_id) "/risposta" } {
+                label for="reply" { "Le informazioni richieste" }
+                textarea id="reply" name="reply" required rows="5" maxlength="4000" {}
+                button type="submit" { "Invia la risposta" }
+            }
+        }
+        h2 { "Sollecito" }
+        form method="post" action={ "/richieste/" (summary.request_id) "/sollecito" } {
+            @if sollecito.allowed {
+                button type="submit" { "Invia un sollecito" }
+            } @else {
+                button type="submit" disabled { "Invia un sollecito" }
+                p { small {
+                    @if sollecito.possible_from.is_some() {
+                        "Possibile dal " (layout::rome(sollecito.possible_from.as_ref())) "."
+                    } @else {
+                        "La sede ha già risposto: non c'è nulla da sollecitare."
+                    }
+                } }
+            }
+            @if sollecito.sent > 0 { p { small { "Solleciti inviati: " (sollecito.sent) } } }
+        }
+        @if answers > 0 {
+            h2 { "Valuta la risposta" }
+            @if rated {
+                @for rating in &read.ratings { p { "Risposta n. " (rating.answer_number) ": " (rating.rating) " su 5. " (rating.comment) } }
+            } @else {
+                form method="post" action={ "/richieste/" (summary.request_id) "/valutazione" } {
+                    fieldset {
+                        legend { "Quanto è stata utile la risposta? (1 = per nulla, 5 = del tutto)" }
+                        @for score in 1..=5 {
+                            label style="display:inline;font-weight:normal;margin-right:1rem" {
+                                input type="radio" name="valutazione" value=(score) required style="width:auto"; " " (score)
+                            }
+                        }
+                    }
+                    label for="commento" { "Commento (facoltativo)" }
+                    textarea id="commento" name="commento" rows="3" maxlength="500" {}
+                    button type="submit" { "Invia la valutazione" }
+                }
+            }
+        }
+    }
+}
+
+/// After an action: back to the page (303), or the page with the refusal above it.
+async fn after(
+    pages: &Pages,
+    session: &Session,
+    id: &str,
+    outcome: Result<(), tonic::Status>,
+) -> Response {
+    match outcome {
+        Ok(()) => Redirect::to(&format!("/richieste/{id}")).into_response(),
+        Err(status) => render(pages, session, id, Some(layout::refusal(&status))).await,
+    }
+}
+
+pub async fn sollecito(
+    State(pages): State<Pages>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let session = match pages.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return *response,
+    };
+    let outcome = pages
+        .call(
+            &session,
+            SendReminderRequest {
+                request_id: id.clone(),
+            },
+            |api, request| async move { api.send_reminder(request).await },
+        )
+        .await
+        .map(|_| ());
+    after(&pages, &session, &id, outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct RatingForm {
+    valutazione: u32,
+    #[serde(default)]
+    commento: String,
+}
+
+pub async fn rate(
+    State(pages): State<Pages>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<RatingForm>,
+) -> Response {
+    let session = match pages.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return *response,
+    };
+    let call = RateAnswerRequest {
+        request_id: id.clone(),
+        rating: form.valutazione,
+        comment: form.commento,
+    };
+    let outcome = pages
+        .call(&session, call, |api, request| async move {
+            api.rate_answer(request).await
+        })
+        .await
+        .map(|_| ());
+    after(&pages, &session, &id, outcome).await
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    reply: String,
+}
+
+pub async fn reply(
+    State(pages): State<Pages>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    let session = match pages.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return *response,
+    };
+    let call = ProvideInfoRequest {
+        request_id: id.clone(),
+        reply: form.reply,
+        attachment_ids: Vec::new(),
+    };
+    let outcome = pages
+        .call(&session, call, |api, request| async move {
+            api.provide_info(request).await
+        })
+        .await
+        .map(|_| ());
+    after(&pages, &session, &id, outcome).await
+}
+
+pub async fn attachment(
+    State(pages): State<Pages>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let session = match pages.session(&headers) {
+        Ok(session) => session,
+        Err(response) => return *response,
+    };
+    let outcome = pages
+        .call(
+            &session,
+            GetAttachmentRequest { attachment_id: id },
+            |api, request| async move { api.get_attachment(request).await },
+        )
+        .await;
+    match outcome {
+        Ok(found) => {
+            let file = found.attachment.unwrap_or_default();
+            let mut response = found.content.into_response();
+            let headers = response.headers_mut();
+            if let Ok(value) = HeaderValue::from_str(&file.media_type) {
+                headers.insert(header::CONTENT_TYPE, value);
+            }
+            let ascii_name: String = file
+                .file_name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            if let Ok(value) =
+                HeaderValue::from_str(&format!("attachment; filename=\"{ascii_name}\""))
+            {
+                headers.insert(header::CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+        Err(status) => {
+            layout::page("Allegato", Some(&session), layout::refusal(&status)).into_response()
+        }
+    }
+}
