@@ -27,13 +27,16 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Benchmarks (release build): routing decisions in process, the router pipeline end to end
-# beside the broker's own limit on this machine, and office-queue with a million open items.
+# beside the broker's own limit on this machine, office-queue with a million open items, and
+# intake's SubmitRequest.
 # Results in target/bench and target/criterion.
 bench messages="20000": setup
     cargo bench -p combipat-router --bench decide -- --noplot
     RUST_LOG=warn cargo run --release -q -p combipat-bench --bin router-pipeline -- {{messages}}
     RUST_LOG=warn cargo run --release -q -p combipat-bench --bin router-pipeline -- {{messages}} 500
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin office-queue -- 1000000 500
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin intake-submit -- 10000 32
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin intake-submit -- 5000 4
 
 # Start every service in the background with the local development settings.
 up: setup build
