@@ -151,6 +151,7 @@ async fn a_request_reaches_the_office_queue_in_one_trace() {
                     request_id: item.request_id.clone(),
                     expected_version: claimed.version,
                     text: "La pratica è in lavorazione.".into(),
+                    ..AnswerRequest::default()
                 },
                 &official,
             )
@@ -300,13 +301,41 @@ async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
 }
 
 #[tokio::test]
-async fn an_office_asks_for_information_and_the_operator_replies() {
+async fn an_office_asks_for_information_and_the_operator_replies_with_files_both_ways() {
+    use combipat_proto::common::v1::{GetAttachmentRequest, UploadAttachmentRequest};
+    const DELEGA: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n";
+    const MODULO: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
+
     let mut system = System::start(None).await.unwrap();
     let mut intake = IntakeClient::new(grpc_channel(system.intake.grpc_addr).await.unwrap());
     let mut queue =
         OfficeQueueClient::new(grpc_channel(system.office_queue.grpc_addr).await.unwrap());
+    let delega = intake
+        .upload_attachment(
+            with_token(
+                UploadAttachmentRequest {
+                    file_name: "delega.pdf".into(),
+                    media_type: String::new(),
+                    content: DELEGA.to_vec(),
+                },
+                &operator(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
     let submitted = intake
-        .submit_request(with_token(request("F205", "Pagamento assegno"), &operator()).unwrap())
+        .submit_request(
+            with_token(
+                SubmitRequestRequest {
+                    attachment_ids: vec![delega.id.clone()],
+                    ..request("F205", "Pagamento assegno")
+                },
+                &operator(),
+            )
+            .unwrap(),
+        )
         .await
         .unwrap()
         .into_inner();
@@ -350,6 +379,55 @@ async fn an_office_asks_for_information_and_the_operator_replies() {
     let item = eventually(WAIT, item_now(queue.clone(), "NEW"))
         .await
         .unwrap();
+    // The patronato's file reached the office by reference, and the office reads its bytes.
+    let files = queue
+        .get_item(
+            with_token(
+                GetItemRequest {
+                    request_id: item.request_id.clone(),
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .request_attachments;
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        (files[0].file_name.as_str(), files[0].sha256.as_str()),
+        ("delega.pdf", delega.sha256.as_str())
+    );
+    let read = queue
+        .get_attachment(
+            with_token(
+                GetAttachmentRequest {
+                    attachment_id: files[0].id.clone(),
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.content, DELEGA);
+    let modulo = queue
+        .upload_attachment(
+            with_token(
+                UploadAttachmentRequest {
+                    file_name: "modulo IBAN.png".into(),
+                    media_type: "image/png".into(),
+                    content: MODULO.to_vec(),
+                },
+                &official,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
     let claimed = queue
         .claim(
             with_token(
@@ -372,6 +450,7 @@ async fn an_office_asks_for_information_and_the_operator_replies() {
                     request_id: item.request_id.clone(),
                     expected_version: claimed.version,
                     question: "Serve l'IBAN aggiornato.".into(),
+                    attachment_ids: vec![modulo.id.clone()],
                 },
                 &official,
             )
@@ -389,6 +468,30 @@ async fn an_office_asks_for_information_and_the_operator_replies() {
             .iter()
             .any(|change| change.detail == "Serve l'IBAN aggiornato.")
     );
+    // The office's file reached the operator: listed with the request, readable from intake.
+    let names: Vec<&str> = asked
+        .request
+        .as_ref()
+        .unwrap()
+        .attachments
+        .iter()
+        .map(|file| file.file_name.as_str())
+        .collect();
+    assert_eq!(names, ["delega.pdf", "modulo IBAN.png"]);
+    let read = intake
+        .get_attachment(
+            with_token(
+                GetAttachmentRequest {
+                    attachment_id: modulo.id.clone(),
+                },
+                &operator(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read.content, MODULO);
     let replied = intake
         .provide_info(
             with_token(

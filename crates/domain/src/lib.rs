@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod codice_fiscale;
+pub mod files;
 mod names;
 pub mod sla;
 pub mod sollecito;

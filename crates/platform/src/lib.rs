@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod error;
+pub mod files;
 pub mod grpc;
 pub mod grpc_client;
 pub mod inbox;

@@ -10,14 +10,16 @@ use combipat_platform::grpc_client::authorization;
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::rate_limit::RateLimiter;
 use combipat_platform::time::to_timestamp;
-use combipat_proto::common::v1::{AttachmentRef, Filer, OfficeRef, RequestSummary};
+use combipat_proto::common::v1::{
+    AttachmentRef, Filer, GetAttachmentRequest, GetAttachmentResponse, OfficeRef, RequestSummary,
+    UploadAttachmentRequest,
+};
 use combipat_proto::intake::v1::intake_server::Intake;
 use combipat_proto::intake::v1::{
-    GetAttachmentRequest, GetAttachmentResponse, GetRequestRequest, GetRequestResponse,
-    ListRequestsRequest, ListRequestsResponse, PreviewSubmissionResponse, ProvideInfoRequest,
-    ProvideInfoResponse, RateAnswerRequest, RateAnswerResponse, SendReminderRequest,
-    SendReminderResponse, SollecitoState, StatusChange, SubmitRequestRequest,
-    SubmitRequestResponse, UploadAttachmentRequest,
+    GetRequestRequest, GetRequestResponse, ListRequestsRequest, ListRequestsResponse,
+    PreviewSubmissionResponse, ProvideInfoRequest, ProvideInfoResponse, RateAnswerRequest,
+    RateAnswerResponse, SendReminderRequest, SendReminderResponse, SollecitoState, StatusChange,
+    SubmitRequestRequest, SubmitRequestResponse,
 };
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};

@@ -66,8 +66,11 @@ impl ServiceDefinition for Service {
             pool: context.pool.clone(),
             territory,
             outbox: context.outbox.clone(),
-            attachments: attachments::Attachments::new(&own.attachments, context.pool.clone())
-                .context("attachments.*")?,
+            attachments: attachments::Attachments::new(
+                combipat_platform::files::FileStore::new(&own.attachments)
+                    .context("attachments.*")?,
+                context.pool.clone(),
+            ),
             limiter: Arc::new(combipat_platform::rate_limit::RateLimiter::new(
                 own.rate_limit.clone(),
             )?),

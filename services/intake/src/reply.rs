@@ -27,7 +27,7 @@ pub async fn provide_info(
         .map_err(|reason| violations.push(Violation::new("reply", reason)))
         .unwrap_or_default();
     let attachment_ids =
-        crate::validation::attachment_ids("attachment_ids", attachment_ids, &mut violations);
+        combipat_platform::files::attachment_ids("attachment_ids", attachment_ids, &mut violations);
     if !violations.is_empty() {
         return Err(ApiError::InvalidArgument(violations));
     }

@@ -8,7 +8,7 @@ pub const DEFAULTS: &str = include_str!("../defaults.toml");
 pub struct IntakeSettings {
     pub territory: TerritorySettings,
     pub router: combipat_platform::grpc_client::ClientSettings,
-    pub attachments: crate::attachments::AttachmentSettings,
+    pub attachments: combipat_platform::files::FileStoreSettings,
     pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
     pub pages: crate::pages::PageSettings,
 }

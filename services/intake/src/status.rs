@@ -52,6 +52,8 @@ struct Change {
     detail: String,
     /// False for steps that are history only and leave the request's status as it is.
     sets_status: bool,
+    /// Files the office sent with this step (references into the shared store).
+    files: Vec<combipat_proto::common::v1::AttachmentRef>,
 }
 
 fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleError> {
@@ -82,6 +84,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                 decision_sequence: None,
                 detail: event.answer,
                 sets_status: true,
+                files: event.attachments,
             });
         }
         Some(Payload::RequestInfoRequested(event)) => {
@@ -93,6 +96,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                 decision_sequence: None,
                 detail: event.question,
                 sets_status: true,
+                files: event.attachments,
             });
         }
         Some(Payload::RequestClosed(event)) => {
@@ -104,6 +108,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                 decision_sequence: None,
                 detail: format!("closed by {}", event.closed_by),
                 sets_status: true,
+                files: Vec::new(),
             });
         }
         Some(Payload::RequestTransferred(event)) => {
@@ -119,6 +124,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
                 detail: format!("sent on to {} {}: {}", to.code, to.name, event.reason)
                     .replace("  ", " "),
                 sets_status: false,
+                files: Vec::new(),
             });
         }
         _ => return Err(permanent(format!("intake does not follow {event_type}"))),
@@ -131,6 +137,7 @@ fn change(payload: Option<Payload>, event_type: &str) -> Result<Change, HandleEr
         ),
         detail,
         sets_status: true,
+        files: Vec::new(),
     })
 }
 
@@ -164,6 +171,15 @@ impl EventHandler for StatusHandler {
             .execute(&mut *transaction)
             .await
             .context("cannot record the status change")?;
+            crate::attachments::record_from_office(
+                &mut transaction,
+                request_id,
+                &change.files,
+                &change.status.to_lowercase(),
+                &change.office.code,
+            )
+            .await
+            .context("cannot record the office's files")?;
             if !change.sets_status {
                 transaction.commit().await?;
                 return Ok(());

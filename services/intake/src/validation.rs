@@ -9,8 +9,6 @@ use combipat_proto::intake::v1::SubmitRequestRequest;
 pub const SUBJECT_MAX_CHARS: usize = 150;
 pub const BODY_MAX_CHARS: usize = 4000;
 
-/// At most this many files per message.
-pub const MAX_ATTACHMENTS: usize = 5;
 const IDEMPOTENCY_KEY_MAX_CHARS: usize = 100;
 const PRATICA_MIN_CHARS: usize = 6;
 const PRATICA_MAX_CHARS: usize = 40;
@@ -81,7 +79,11 @@ pub fn validate(
         &mut violations,
     );
     let body = clean_text("body", &request.body, BODY_MAX_CHARS, true, &mut violations);
-    let attachment_ids = attachment_ids("attachment_ids", &request.attachment_ids, &mut violations);
+    let attachment_ids = combipat_platform::files::attachment_ids(
+        "attachment_ids",
+        &request.attachment_ids,
+        &mut violations,
+    );
     let idempotency_key = idempotency_key(&request.idempotency_key, &mut violations);
 
     match (
@@ -208,38 +210,6 @@ fn pratica_protocol_number(text: &str, violations: &mut Vec<Violation>) -> Strin
         ));
     }
     trimmed
-}
-
-/// Upload ids of the files a message carries: at most [`MAX_ATTACHMENTS`], no repeats.
-pub fn attachment_ids(
-    field: &str,
-    ids: &[String],
-    violations: &mut Vec<Violation>,
-) -> Vec<uuid::Uuid> {
-    if ids.len() > MAX_ATTACHMENTS {
-        violations.push(Violation::new(
-            field,
-            format!(
-                "at most {MAX_ATTACHMENTS} files per message, not {}",
-                ids.len()
-            ),
-        ));
-    }
-    let mut parsed = Vec::new();
-    for (index, id) in ids.iter().enumerate() {
-        match uuid::Uuid::parse_str(id.trim()) {
-            Ok(id) if parsed.contains(&id) => violations.push(Violation::new(
-                format!("{field}[{index}]"),
-                "names the same file twice",
-            )),
-            Ok(id) => parsed.push(id),
-            Err(_) => violations.push(Violation::new(
-                format!("{field}[{index}]"),
-                "is not an attachment id from UploadAttachment",
-            )),
-        }
-    }
-    parsed
 }
 
 fn idempotency_key(key: &str, violations: &mut Vec<Violation>) -> Option<String> {

@@ -10,11 +10,12 @@
 
 mod common;
 
+use combipat_proto::common::v1::{GetAttachmentRequest, UploadAttachmentRequest};
 use combipat_proto::common::v1::{Motivo, OfficeRef};
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::intake::v1::{
-    GetAttachmentRequest, GetRequestRequest, ListMandatesRequest, ListRequestsRequest,
-    RateAnswerRequest, RevokeMandateRequest, SubmitRequestRequest, UploadAttachmentRequest,
+    GetRequestRequest, ListMandatesRequest, ListRequestsRequest, RateAnswerRequest,
+    RevokeMandateRequest, SubmitRequestRequest,
 };
 use combipat_testkit::{eventually, with_token};
 use common::{
@@ -469,6 +470,7 @@ async fn an_answer_is_rated_once_from_one_to_five() {
             answer: "Pratica definita".into(),
             answered_by: "anna".into(),
             answered_at: None,
+            attachments: Vec::new(),
         }),
     );
     harness

@@ -4,6 +4,9 @@ use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::{ApiError, Violation};
+use combipat_proto::common::v1::{
+    AttachmentRef, GetAttachmentRequest, GetAttachmentResponse, UploadAttachmentRequest,
+};
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue;
 use combipat_proto::officequeue::v1::{
     AddNoteRequest, AnswerRequest, ClaimRequest, CloseRequest, GetItemRequest, GetItemResponse,
@@ -24,6 +27,7 @@ pub struct OfficeQueueApi {
     pub router: crate::router_client::Router,
     pub changes: crate::watch::Changes,
     pub sla: combipat_domain::sla::SlaPolicy,
+    pub files: combipat_platform::files::FileStore,
 }
 
 impl OfficeQueueApi {
@@ -109,9 +113,15 @@ impl OfficeQueue for OfficeQueueApi {
         let history = items::history(&mut connection, id)
             .await
             .map_err(ApiError::from)?;
+        let (request_attachments, office_attachments) =
+            crate::attachments::of_item(&mut connection, id)
+                .await
+                .map_err(ApiError::from)?;
         Ok(Response::new(GetItemResponse {
             item: Some(item.into()),
             history,
+            request_attachments,
+            office_attachments,
         }))
     }
 
@@ -168,8 +178,11 @@ impl OfficeQueue for OfficeQueueApi {
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
-            &call.text,
-            work::ToPatronato::Answer,
+            work::Message {
+                text: &call.text,
+                attachment_ids: &call.attachment_ids,
+                kind: work::ToPatronato::Answer,
+            },
         )
         .await;
         self.done(outcome, true)
@@ -187,11 +200,63 @@ impl OfficeQueue for OfficeQueueApi {
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
-            &call.question,
-            work::ToPatronato::InfoRequest,
+            work::Message {
+                text: &call.question,
+                attachment_ids: &call.attachment_ids,
+                kind: work::ToPatronato::InfoRequest,
+            },
         )
         .await;
         self.done(outcome, true)
+    }
+
+    async fn upload_attachment(
+        &self,
+        request: Request<UploadAttachmentRequest>,
+    ) -> Result<Response<AttachmentRef>, Status> {
+        let caller = principal(&request)?.clone();
+        let office = match (caller.role, caller.inps_office.as_deref()) {
+            (Role::Funzionario | Role::Responsabile, Some(office)) => office.to_owned(),
+            _ => {
+                return Err(ApiError::PermissionDenied(
+                    "only officials of an office upload its files".to_owned(),
+                )
+                .into());
+            }
+        };
+        let stored = crate::attachments::upload(
+            &self.files,
+            &self.pool,
+            &office,
+            &caller.subject,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(stored))
+    }
+
+    async fn get_attachment(
+        &self,
+        request: Request<GetAttachmentRequest>,
+    ) -> Result<Response<GetAttachmentResponse>, Status> {
+        let caller = principal(&request)?.clone();
+        let id = uuid::Uuid::parse_str(request.get_ref().attachment_id.trim()).map_err(|_| {
+            ApiError::InvalidArgument(vec![Violation::new(
+                "attachment_id",
+                "is not an attachment id",
+            )])
+        })?;
+        let not_found = || ApiError::NotFound(format!("no attachment {id}"));
+        let (file, office) = crate::attachments::find(&self.pool, id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        authorise_office(&caller, &office).map_err(|_| not_found())?;
+        let content = self.files.get(&file.key).await?;
+        Ok(Response::new(GetAttachmentResponse {
+            attachment: Some(file),
+            content: content.to_vec(),
+        }))
     }
 
     async fn add_note(&self, request: Request<AddNoteRequest>) -> Result<Response<Item>, Status> {

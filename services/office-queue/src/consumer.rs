@@ -281,6 +281,7 @@ impl EventHandler for DecisionHandler {
                     .await
                     .context("cannot file the item")?;
                     items::record(&mut transaction, request_id, ROUTER, "filed", &format!("at {} ({})", filing.office.code, filing.rule), false).await?;
+                    crate::attachments::record_from_patronato(&mut transaction, request_id, &request.attachments, &patronato).await?;
                     "filed"
                 }
             };

@@ -1,6 +1,7 @@
 //! Office-queue: the queues the INPS offices work from.
 
 mod api;
+mod attachments;
 mod consumer;
 mod http;
 mod items;
@@ -56,6 +57,8 @@ impl ServiceDefinition for Service {
             router,
             changes,
             sla: own.sla,
+            files: combipat_platform::files::FileStore::new(&own.attachments)
+                .map_err(|error| anyhow::anyhow!("attachments.*: {error:#}"))?,
         });
         let http = http::routes(Arc::clone(&api), context.auth_interceptor())?;
         let grpc =

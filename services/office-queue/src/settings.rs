@@ -7,4 +7,5 @@ pub const DEFAULTS: &str = include_str!("../defaults.toml");
 pub struct OfficeQueueSettings {
     pub router: combipat_platform::grpc_client::ClientSettings,
     pub sla: combipat_domain::sla::SlaPolicy,
+    pub attachments: combipat_platform::files::FileStoreSettings,
 }

@@ -216,6 +216,13 @@ pub async fn release(
     Ok(released)
 }
 
+/// What an official writes to the patronato, with the files that go with it.
+pub struct Message<'a> {
+    pub text: &'a str,
+    pub attachment_ids: &'a [String],
+    pub kind: ToPatronato,
+}
+
 /// What an official sends the patronato: an answer, or a request for more information.
 #[derive(Debug, Clone, Copy)]
 pub enum ToPatronato {
@@ -238,18 +245,26 @@ impl ToPatronato {
         }
     }
 
-    fn event(self, item: &ItemRow, caller: &Principal, text: String) -> Payload {
+    fn event(
+        self,
+        item: &ItemRow,
+        caller: &Principal,
+        text: String,
+        attachments: Vec<combipat_proto::common::v1::AttachmentRef>,
+    ) -> Payload {
         match self {
             Self::Answer => Payload::RequestAnswered(RequestAnswered {
                 office: Some(office(item)),
                 answer: text,
                 answered_by: caller.subject.clone(),
                 answered_at: Some(timestamp_now()),
+                attachments,
             }),
             Self::InfoRequest => Payload::RequestInfoRequested(RequestInfoRequested {
                 office: Some(office(item)),
                 question: text,
                 asked_by: caller.subject.clone(),
+                attachments,
             }),
         }
     }
@@ -263,10 +278,22 @@ pub async fn to_patronato(
     caller: &Principal,
     request_id: Uuid,
     expected_version: u64,
-    text: &str,
-    kind: ToPatronato,
+    message: Message<'_>,
 ) -> Result<ItemRow, ApiError> {
-    let text = clean("text", text)?;
+    let Message {
+        text,
+        attachment_ids,
+        kind,
+    } = message;
+    let mut violations = Vec::new();
+    let text = combipat_domain::text::clean(text, TEXT_MAX_CHARS, true)
+        .map_err(|reason| violations.push(Violation::new("text", reason)))
+        .unwrap_or_default();
+    let attachment_ids =
+        combipat_platform::files::attachment_ids("attachment_ids", attachment_ids, &mut violations);
+    if !violations.is_empty() {
+        return Err(ApiError::InvalidArgument(violations));
+    }
     let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
     if item.holder(Utc::now()) != Some(caller.subject.as_str()) {
         return Err(ApiError::FailedPrecondition(
@@ -303,7 +330,14 @@ pub async fn to_patronato(
         false,
     )
     .await?;
-    let event = kind.event(&item, caller, text);
+    let files = crate::attachments::attach(
+        &mut transaction,
+        &attachment_ids,
+        &item.office_code,
+        request_id,
+    )
+    .await?;
+    let event = kind.event(&item, caller, text, files);
     outbox::enqueue(
         &mut transaction,
         &new_envelope(SERVICE_NAME, &request_id.to_string(), event),

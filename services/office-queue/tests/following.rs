@@ -38,6 +38,7 @@ async fn the_queue_filters_by_status_motivo_topic_patronato_age_and_claim() {
                     request_id: second.request_id.clone(),
                     expected_version: claimed.version,
                     text: "Fatto".into(),
+                    ..AnswerRequest::default()
                 },
                 &anna,
             )

@@ -236,6 +236,7 @@ async fn the_clock_stops_while_the_office_waits_for_information_and_restarts_on_
                     request_id: item.request_id.clone(),
                     expected_version: claimed.version,
                     question: "Serve l'ISEE aggiornato".into(),
+                    ..RequestInfoRequest::default()
                 },
                 &official_named("SEDE-MI", "anna"),
             )
@@ -363,6 +364,7 @@ async fn a_responsabile_reassigns_items_and_sees_the_workload_and_nobody_else_do
                 request_id: item.request_id.clone(),
                 expected_version: reassigned.version,
                 text: "Pratica definita".into(),
+                ..AnswerRequest::default()
             },
             &official_named("SEDE-MI", who),
         )

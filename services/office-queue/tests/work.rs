@@ -104,6 +104,7 @@ async fn a_stale_write_is_refused_and_changes_nothing() {
                     request_id: item.request_id.clone(),
                     expected_version: item.version,
                     text: "Risposta".into(),
+                    ..AnswerRequest::default()
                 },
                 &official_named("SEDE-MI", "anna"),
             )
@@ -139,6 +140,7 @@ async fn an_answer_needs_the_lease_and_is_announced_while_notes_never_leave() {
                     request_id: item.request_id.clone(),
                     expected_version: item.version,
                     text: "Risposta".into(),
+                    ..AnswerRequest::default()
                 },
                 &anna,
             )
@@ -176,6 +178,7 @@ async fn an_answer_needs_the_lease_and_is_announced_while_notes_never_leave() {
                     request_id: item.request_id.clone(),
                     expected_version: claimed.version,
                     text: "La domanda è in istruttoria.".into(),
+                    ..AnswerRequest::default()
                 },
                 &anna,
             )

@@ -274,6 +274,7 @@ async fn claim_and_answer(
                             request_id: request_id.to_string(),
                             expected_version: claimed.version,
                             text: "Pratica definita: il pagamento è disposto.".into(),
+                            ..AnswerRequest::default()
                         },
                         &official,
                     )?)

@@ -6,10 +6,11 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use combipat_proto::common::v1::GetAttachmentRequest;
 use combipat_proto::intake::v1::intake_server::Intake as _;
 use combipat_proto::intake::v1::{
-    GetAttachmentRequest, GetRequestRequest, GetRequestResponse, ProvideInfoRequest,
-    RateAnswerRequest, SendReminderRequest,
+    GetRequestRequest, GetRequestResponse, ProvideInfoRequest, RateAnswerRequest,
+    SendReminderRequest,
 };
 use maud::{Markup, html};
 use serde::Deserialize;

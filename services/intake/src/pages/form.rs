@@ -8,8 +8,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use combipat_domain::Topic;
 use combipat_proto::common::v1::Motivo;
+use combipat_proto::common::v1::UploadAttachmentRequest;
+use combipat_proto::intake::v1::SubmitRequestRequest;
 use combipat_proto::intake::v1::intake_server::Intake as _;
-use combipat_proto::intake::v1::{SubmitRequestRequest, UploadAttachmentRequest};
 use maud::{Markup, html};
 use serde::Deserialize;
 

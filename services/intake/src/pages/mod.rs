@@ -72,7 +72,8 @@ impl Pages {
             .route("/richieste/{id}/risposta", post(detail::reply))
             .route("/allegati/{id}", get(detail::attachment))
             .layer(axum::extract::DefaultBodyLimit::max(
-                crate::validation::MAX_ATTACHMENTS * crate::attachments::MAX_BYTES + 1024 * 1024,
+                combipat_platform::files::MAX_PER_MESSAGE * crate::attachments::MAX_BYTES
+                    + 1024 * 1024,
             ))
             .with_state(self)
     }

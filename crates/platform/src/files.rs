@@ -1,0 +1,126 @@
+//! The object store every service keeps files in: a local directory by default, any
+//! S3-compatible store in production (`object_store`). Services share one store, so a file
+//! one service wrote is read by another from its reference (key, sha256, size, type, name);
+//! events carry such references, never bytes.
+
+use std::sync::Arc;
+
+use chrono::{Datelike as _, Utc};
+use combipat_proto::common::v1::AttachmentRef;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::{ApiError, Violation};
+
+/// At most this many files per message.
+pub const MAX_PER_MESSAGE: usize = 5;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStoreSettings {
+    /// An object store URL (`s3://bucket/prefix`, credentials from the usual AWS_*
+    /// variables) or empty for the local directory below.
+    pub store_url: String,
+    /// Where files go when `store_url` is empty (shared by the services of one machine).
+    pub local_dir: String,
+}
+
+#[derive(Clone)]
+pub struct FileStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl FileStore {
+    pub fn new(settings: &FileStoreSettings) -> anyhow::Result<Self> {
+        let store: Arc<dyn ObjectStore> = if settings.store_url.trim().is_empty() {
+            std::fs::create_dir_all(&settings.local_dir).map_err(|error| {
+                anyhow::anyhow!("attachments.local_dir `{}`: {error}", settings.local_dir)
+            })?;
+            Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
+                &settings.local_dir,
+            )?)
+        } else {
+            let url = url::Url::parse(settings.store_url.trim()).map_err(|error| {
+                anyhow::anyhow!("attachments.store_url `{}`: {error}", settings.store_url)
+            })?;
+            let (store, prefix) = object_store::parse_url_opts(&url, std::env::vars())?;
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(Self { store })
+    }
+
+    /// Stores `content` under a new key of `service`; the reference to put in rows and
+    /// events (its `id` is the new file's).
+    pub async fn put(
+        &self,
+        service: &str,
+        id: uuid::Uuid,
+        file_name: &str,
+        media_type: &str,
+        content: bytes::Bytes,
+    ) -> Result<AttachmentRef, ApiError> {
+        let now = Utc::now();
+        let key = format!("{service}/{}/{:02}/{id}", now.year(), now.month());
+        let sha256 = hex::encode(Sha256::digest(&content));
+        let size_bytes = u64::try_from(content.len()).unwrap_or(u64::MAX);
+        self.store
+            .put(&ObjectPath::from(key.as_str()), content.into())
+            .await
+            .map_err(|error| ApiError::Internal(anyhow::anyhow!("storing {key}: {error}")))?;
+        Ok(AttachmentRef {
+            key,
+            sha256,
+            size_bytes,
+            media_type: media_type.to_owned(),
+            file_name: file_name.to_owned(),
+            id: id.to_string(),
+        })
+    }
+
+    pub async fn get(&self, key: &str) -> Result<bytes::Bytes, ApiError> {
+        let read = |error: object_store::Error| {
+            ApiError::Internal(anyhow::anyhow!("reading {key}: {error}"))
+        };
+        self.store
+            .get(&ObjectPath::from(key))
+            .await
+            .map_err(read)?
+            .bytes()
+            .await
+            .map_err(read)
+    }
+}
+
+/// Upload ids of the files a message carries: at most [`MAX_PER_MESSAGE`], no repeats.
+pub fn attachment_ids(
+    field: &str,
+    ids: &[String],
+    violations: &mut Vec<Violation>,
+) -> Vec<uuid::Uuid> {
+    if ids.len() > MAX_PER_MESSAGE {
+        violations.push(Violation::new(
+            field,
+            format!(
+                "at most {MAX_PER_MESSAGE} files per message, not {}",
+                ids.len()
+            ),
+        ));
+    }
+    let mut parsed = Vec::new();
+    for (index, id) in ids.iter().enumerate() {
+        match uuid::Uuid::parse_str(id.trim()) {
+            Ok(id) if parsed.contains(&id) => violations.push(Violation::new(
+                format!("{field}[{index}]"),
+                "names the same file twice",
+            )),
+            Ok(id) => parsed.push(id),
+            Err(_) => violations.push(Violation::new(
+                format!("{field}[{index}]"),
+                "is not an attachment id from UploadAttachment",
+            )),
+        }
+    }
+    parsed
+}

@@ -1,0 +1,211 @@
+//! The item's files: the patronato's (references from the request) and the office's own,
+//! uploaded before an answer or a question and tied to it when it is sent. Bytes live in
+//! the store the services share; rows and events hold references.
+
+use combipat_domain::files;
+use combipat_platform::files::FileStore;
+use combipat_platform::{ApiError, Violation};
+use combipat_proto::common::v1::AttachmentRef;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+pub const PATRONATO: &str = "patronato";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    object_key: String,
+    sha256: String,
+    size_bytes: i64,
+    media_type: String,
+    file_name: String,
+}
+
+impl From<Row> for AttachmentRef {
+    fn from(row: Row) -> Self {
+        AttachmentRef {
+            key: row.object_key,
+            sha256: row.sha256,
+            size_bytes: u64::try_from(row.size_bytes).unwrap_or_default(),
+            media_type: row.media_type,
+            file_name: row.file_name,
+            id: row.id.to_string(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, object_key, sha256, size_bytes, media_type, file_name";
+
+/// Stores a checked file for `office`; an answer or question of that office uses it later.
+pub async fn upload(
+    store: &FileStore,
+    pool: &PgPool,
+    office: &str,
+    uploaded_by: &str,
+    call: combipat_proto::common::v1::UploadAttachmentRequest,
+) -> Result<AttachmentRef, ApiError> {
+    let (file_name, kind) = files::check(&call.file_name, &call.media_type, &call.content)
+        .map_err(|problems| {
+            ApiError::InvalidArgument(
+                problems
+                    .into_iter()
+                    .map(|problem| Violation::new(problem.field, problem.reason))
+                    .collect(),
+            )
+        })?;
+    let id = Uuid::now_v7();
+    let stored = store
+        .put(
+            crate::SERVICE_NAME,
+            id,
+            &file_name,
+            kind.media_type(),
+            call.content.into(),
+        )
+        .await?;
+    sqlx::query(
+        "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, sent_by, office_code, uploaded_by)
+         VALUES ($1, $2, $3, $4, $5, $6, 'office', $7, $8)",
+    )
+    .bind(id)
+    .bind(&stored.key)
+    .bind(&stored.sha256)
+    .bind(i64::try_from(stored.size_bytes).unwrap_or(i64::MAX))
+    .bind(&stored.media_type)
+    .bind(&stored.file_name)
+    .bind(office)
+    .bind(uploaded_by)
+    .execute(pool)
+    .await?;
+    Ok(stored)
+}
+
+/// Ties the office's uploads to the item, inside the message's transaction.
+pub async fn attach(
+    connection: &mut PgConnection,
+    ids: &[Uuid],
+    office: &str,
+    request_id: Uuid,
+) -> Result<Vec<AttachmentRef>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE attachments SET request_id = $1
+         WHERE id = ANY($2) AND office_code = $3 AND sent_by = 'office' AND request_id IS NULL
+         RETURNING {COLUMNS}"
+    )))
+    .bind(request_id)
+    .bind(ids)
+    .bind(office)
+    .fetch_all(&mut *connection)
+    .await?;
+    let missing: Vec<Violation> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !rows.iter().any(|row| row.id == **id))
+        .map(|(index, id)| {
+            Violation::new(
+                format!("attachment_ids[{index}]"),
+                format!("no unused file {id} uploaded by your office"),
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::InvalidArgument(missing));
+    }
+    let mut rows = rows;
+    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
+    Ok(rows.into_iter().map(AttachmentRef::from).collect())
+}
+
+/// The patronato's files of a newly filed item (references from the request).
+pub async fn record_from_patronato(
+    connection: &mut PgConnection,
+    request_id: Uuid,
+    files: &[AttachmentRef],
+    sent_by: &str,
+) -> sqlx::Result<()> {
+    for file in files {
+        let Ok(id) = Uuid::parse_str(&file.id) else {
+            continue;
+        };
+        sqlx::query(
+            "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, sent_by, uploaded_by, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, 'patronato', $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(&file.key)
+        .bind(&file.sha256)
+        .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
+        .bind(&file.media_type)
+        .bind(&file.file_name)
+        .bind(sent_by)
+        .bind(request_id)
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The item's files: (the patronato's, the office's), oldest first.
+pub async fn of_item(
+    connection: &mut PgConnection,
+    request_id: Uuid,
+) -> sqlx::Result<(Vec<AttachmentRef>, Vec<AttachmentRef>)> {
+    let rows: Vec<(String, Uuid, String, String, i64, String, String)> = sqlx::query_as(
+        "SELECT sent_by, id, object_key, sha256, size_bytes, media_type, file_name
+         FROM attachments WHERE request_id = $1 ORDER BY uploaded_at, id",
+    )
+    .bind(request_id)
+    .fetch_all(connection)
+    .await?;
+    let (mut patronato, mut office) = (Vec::new(), Vec::new());
+    for (sent_by, id, object_key, sha256, size_bytes, media_type, file_name) in rows {
+        let file = AttachmentRef::from(Row {
+            id,
+            object_key,
+            sha256,
+            size_bytes,
+            media_type,
+            file_name,
+        });
+        if sent_by == PATRONATO {
+            patronato.push(file);
+        } else {
+            office.push(file);
+        }
+    }
+    Ok((patronato, office))
+}
+
+/// id, key, sha256, size, media type, name, office.
+type FoundRow = (Uuid, String, String, i64, String, String, Option<String>);
+
+/// A file, with the office it belongs to: the item's office, or for a file not yet sent,
+/// the office that uploaded it.
+pub async fn find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(AttachmentRef, String)>> {
+    let found: Option<FoundRow> = sqlx::query_as(
+        "SELECT a.id, a.object_key, a.sha256, a.size_bytes, a.media_type, a.file_name,
+                    COALESCE(i.office_code, a.office_code)
+             FROM attachments a LEFT JOIN items i ON i.request_id = a.request_id WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.map(
+        |(id, object_key, sha256, size_bytes, media_type, file_name, office)| {
+            (
+                AttachmentRef::from(Row {
+                    id,
+                    object_key,
+                    sha256,
+                    size_bytes,
+                    media_type,
+                    file_name,
+                }),
+                office.unwrap_or_default(),
+            )
+        },
+    ))
+}
