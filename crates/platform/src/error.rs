@@ -86,11 +86,36 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+const MAX_VIOLATIONS: usize = 20;
+const MAX_FIELD_CHARS: usize = 100;
+const MAX_REASON_CHARS: usize = 300;
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `text` cut to `max` characters, marked with an ellipsis when cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 impl From<ApiError> for tonic::Status {
     fn from(error: ApiError) -> Self {
         let code = error.grpc_code();
         match error {
             ApiError::InvalidArgument(violations) => {
+                // Reasons may quote the input: bounded, so that a huge field cannot make the
+                // status (sent as HTTP/2 headers) larger than a peer accepts.
+                let violations: Vec<Violation> = violations
+                    .into_iter()
+                    .take(MAX_VIOLATIONS)
+                    .map(|violation| Violation {
+                        field: bounded(&violation.field, MAX_FIELD_CHARS),
+                        reason: bounded(&violation.reason, MAX_REASON_CHARS),
+                    })
+                    .collect();
                 let message = violations
                     .iter()
                     .map(|violation| format!("{}: {}", violation.field, violation.reason))
@@ -117,7 +142,7 @@ impl From<ApiError> for tonic::Status {
                 tracing::error!(error = format!("{cause:#}"), "request failed");
                 tonic::Status::internal("internal error")
             }
-            other => tonic::Status::new(code, other.to_string()),
+            other => tonic::Status::new(code, bounded(&other.to_string(), MAX_MESSAGE_CHARS)),
         }
     }
 }
@@ -138,6 +163,25 @@ mod tests {
         assert_eq!(bad_request.field_violations.len(), 2);
         assert_eq!(bad_request.field_violations[0].field, "codice_fiscale");
         assert!(status.message().contains("subject: must not be empty"));
+    }
+
+    #[test]
+    fn a_huge_quoted_input_does_not_make_a_huge_status() {
+        let status: tonic::Status = ApiError::InvalidArgument(
+            (0..50)
+                .map(|n| {
+                    Violation::new(
+                        format!("field{n}"),
+                        format!("`{}` is wrong", "x".repeat(10_000)),
+                    )
+                })
+                .collect(),
+        )
+        .into();
+        let bad_request = status.get_details_bad_request().unwrap();
+        assert_eq!(bad_request.field_violations.len(), MAX_VIOLATIONS);
+        assert!(bad_request.field_violations[0].description.chars().count() <= MAX_REASON_CHARS);
+        assert!(status.message().len() < 10_000);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod bus;
 mod database;
 mod fixtures;
+mod raw_grpc;
 mod service;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use combipat_platform::auth::{Claims, Role, sign};
 pub use bus::{Observer, TestBus};
 pub use database::TestDatabase;
 pub use fixtures::{request_summary, submitted_event};
+pub use raw_grpc::raw_call;
 pub use service::{TestService, grpc_channel, http_get, with_token};
 
 /// The workspace root.
