@@ -1,6 +1,7 @@
 //! Harness for end-to-end tests: the service binaries as child processes, wired to this
 //! test's databases and queues, and an OTLP sink that receives their spans.
 
+pub mod fixtures;
 pub mod otlp;
 pub mod process;
 

@@ -126,6 +126,11 @@ impl ServiceProcess {
         Ok(status.code())
     }
 
+    /// The database this service runs on.
+    pub fn database_url(&self) -> Option<&str> {
+        self.env.get("COMBIPAT__DATABASE__URL").map(String::as_str)
+    }
+
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();

@@ -11,71 +11,20 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use combipat_e2e::fixtures::{all_items, operator, request};
 use combipat_e2e::{OtlpSink, System};
 use combipat_platform::auth::Role;
-use combipat_proto::common::v1::Motivo;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
 use combipat_proto::intake::v1::{GetRequestRequest, ProvideInfoRequest, SubmitRequestRequest};
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
 use combipat_proto::officequeue::v1::{
-    AnswerRequest, ClaimRequest, GetItemRequest, Item, ListItemsRequest, RequestInfoRequest,
+    AnswerRequest, ClaimRequest, GetItemRequest, RequestInfoRequest,
 };
 use combipat_testkit::{eventually, grpc_channel, token, with_token};
 use nix::sys::signal::Signal;
 use tonic::transport::Channel;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn request(comune: &str, subject: &str) -> SubmitRequestRequest {
-    SubmitRequestRequest {
-        motivo: Motivo::RichiestaGenerica as i32,
-        codice_fiscale: "RSSMRA85T10A562S".into(),
-        comune_residenza: comune.into(),
-        topic: "pensioni".into(),
-        subject: subject.into(),
-        body: "Il cittadino chiede lo stato della domanda.".into(),
-        // Several requests of one citizen in a row are intended here.
-        confirm_duplicate: true,
-        ..SubmitRequestRequest::default()
-    }
-}
-
-fn operator() -> String {
-    token(
-        Role::Operatore,
-        &[("patronato", "INCA"), ("patronato_office", "INCA-MI-01")],
-    )
-    .unwrap()
-}
-
-async fn all_items(client: &mut OfficeQueueClient<Channel>, office: &str) -> Vec<Item> {
-    let official = token(Role::Funzionario, &[("inps_office", office)]).unwrap();
-    let mut items = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_items(
-                with_token(
-                    ListItemsRequest {
-                        office_code: office.into(),
-                        page_size: 200,
-                        page_token: page_token.clone(),
-                        ..ListItemsRequest::default()
-                    },
-                    &official,
-                )
-                .unwrap(),
-            )
-            .await
-            .unwrap()
-            .into_inner();
-        items.extend(page.items);
-        if page.next_page_token.is_empty() {
-            return items;
-        }
-        page_token = page.next_page_token;
-    }
-}
 
 #[tokio::test]
 async fn a_request_reaches_the_office_queue_in_one_trace() {
