@@ -3,7 +3,8 @@
 
 pub mod fixtures;
 pub mod otlp;
+pub mod own_servers;
 pub mod process;
 
 pub use otlp::{OtlpSink, ReceivedSpan};
-pub use process::{ServiceProcess, System};
+pub use process::{Servers, ServiceProcess, System};

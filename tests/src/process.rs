@@ -146,30 +146,39 @@ pub struct System {
     pub log_dir: PathBuf,
 }
 
+/// Which servers a [`System`] uses: the development ones unless a test brings its own.
+#[derive(Debug, Clone, Default)]
+pub struct Servers {
+    pub amqp_url: Option<String>,
+    pub postgres_admin_url: Option<String>,
+}
+
 impl System {
     pub async fn start(otlp: Option<SocketAddr>) -> anyhow::Result<Self> {
-        let bus = TestBus::new();
+        Self::start_on(&Servers::default(), otlp).await
+    }
+
+    /// The three services on `servers` (a test's own broker or database server).
+    pub async fn start_on(servers: &Servers, otlp: Option<SocketAddr>) -> anyhow::Result<Self> {
+        let bus = match &servers.amqp_url {
+            Some(url) => TestBus::on(url),
+            None => TestBus::new(),
+        };
+        let database = || async {
+            match &servers.postgres_admin_url {
+                Some(admin) => TestDatabase::create_on(admin).await,
+                None => TestDatabase::create().await,
+            }
+        };
         let log_dir =
             std::env::temp_dir().join(format!("combipat-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&log_dir)?;
         let mut system = Self {
-            intake: ServiceProcess::new(
-                "intake",
-                &TestDatabase::create().await?,
-                &bus,
-                otlp,
-                &log_dir,
-            )?,
-            router: ServiceProcess::new(
-                "router",
-                &TestDatabase::create().await?,
-                &bus,
-                otlp,
-                &log_dir,
-            )?,
+            intake: ServiceProcess::new("intake", &database().await?, &bus, otlp, &log_dir)?,
+            router: ServiceProcess::new("router", &database().await?, &bus, otlp, &log_dir)?,
             office_queue: ServiceProcess::new(
                 "office-queue",
-                &TestDatabase::create().await?,
+                &database().await?,
                 &bus,
                 otlp,
                 &log_dir,

@@ -1,5 +1,7 @@
 //! Faults under load, across the three processes: each service killed with SIGKILL (no
-//! shutdown, no flush) while requests keep coming, then restarted. The operator's side
+//! shutdown, no flush) while requests keep coming, then restarted; RabbitMQ restarted; and
+//! PostgreSQL restarted (every connection terminated). The servers a test restarts are its
+//! own (another port and data directory), so the rest of the suite runs undisturbed. The operator's side
 //! retries each request with its idempotency key until it is accepted, as a client of a
 //! national service must. Counted at the end: accepted, filed, lost (must be 0) and
 //! duplicated (must be 0), in the office's queue and in intake's and router's tables.
@@ -16,8 +18,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use combipat_e2e::System;
 use combipat_e2e::fixtures::{all_items, operator, request};
+use combipat_e2e::own_servers::{OwnPostgres, OwnRabbitMq};
+use combipat_e2e::{Servers, System};
 use combipat_proto::intake::v1::SubmitRequestRequest;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
 use combipat_proto::officequeue::v1::office_queue_client::OfficeQueueClient;
@@ -74,32 +77,9 @@ async fn count(database_url: &str, sql: &'static str) -> i64 {
     value
 }
 
-#[tokio::test]
-async fn each_service_killed_mid_load_loses_nothing_and_duplicates_nothing() {
-    let mut system = System::start(None).await.unwrap();
-    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let load = tokio::spawn(operator_load(
-        system.intake.grpc_addr,
-        Arc::clone(&accepted),
-    ));
-
-    // Router, then office-queue, then intake itself: killed while work is in flight.
-    let mut seen = 0;
-    for victim in ["router", "office-queue", "intake"] {
-        seen += 12;
-        wait_for_accepted(&accepted, seen).await;
-        let service = match victim {
-            "router" => &mut system.router,
-            "office-queue" => &mut system.office_queue,
-            _ => &mut system.intake,
-        };
-        let code = service.stop(Signal::SIGKILL).await.unwrap();
-        assert_eq!(code, None, "{victim} was killed, not exited");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        service.start().await.unwrap();
-    }
-    load.await.unwrap().unwrap();
-
+/// Counts what arrived against what was accepted, in the office's queue and in every
+/// service's tables, prints the report line, and asserts 0 lost and 0 duplicated.
+async fn assert_exactly_once(system: &System, accepted: &Arc<Mutex<Vec<String>>>, fault: &str) {
     let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
     assert_eq!(
         accepted.len(),
@@ -116,7 +96,7 @@ async fn each_service_killed_mid_load_loses_nothing_and_duplicates_nothing() {
         }
     })
     .await
-    .unwrap_or_else(|error| panic!("{error}: not every accepted request was filed"));
+    .unwrap_or_else(|error| panic!("{fault}: {error}: not every accepted request was filed"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let filed_again = all_items(&mut queue, "SEDE-TO").await;
     let filed_ids: HashSet<String> = filed.iter().map(|item| item.request_id.clone()).collect();
@@ -145,14 +125,85 @@ async fn each_service_killed_mid_load_loses_nothing_and_duplicates_nothing() {
     )
     .await;
     println!(
-        "SIGKILL of router, office-queue and intake under load: accepted {}, filed {}, lost {lost}, duplicated {duplicated}; rows: intake {intake_rows}, router {router_rows} ({router_decisions} decisions), filings {filings}",
+        "{fault}: accepted {}, filed {}, lost {lost}, duplicated {duplicated}; rows: intake {intake_rows}, router {router_rows} ({router_decisions} decisions), filings {filings}",
         accepted.len(),
         filed_ids.len()
     );
-    assert_eq!((lost, duplicated), (0, 0));
+    assert_eq!((lost, duplicated), (0, 0), "{fault}");
     assert_eq!(filed_ids, accepted);
     let expected = i64::try_from(REQUESTS).unwrap();
     assert_eq!(intake_rows, expected, "a retried submission filed twice");
     assert_eq!((router_rows, router_decisions), (expected, expected));
     assert_eq!(filings, expected);
+}
+
+#[tokio::test]
+async fn each_service_killed_mid_load_loses_nothing_and_duplicates_nothing() {
+    let mut system = System::start(None).await.unwrap();
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let load = tokio::spawn(operator_load(
+        system.intake.grpc_addr,
+        Arc::clone(&accepted),
+    ));
+
+    // Router, then office-queue, then intake itself: killed while work is in flight.
+    let mut seen = 0;
+    for victim in ["router", "office-queue", "intake"] {
+        seen += 12;
+        wait_for_accepted(&accepted, seen).await;
+        let service = match victim {
+            "router" => &mut system.router,
+            "office-queue" => &mut system.office_queue,
+            _ => &mut system.intake,
+        };
+        let code = service.stop(Signal::SIGKILL).await.unwrap();
+        assert_eq!(code, None, "{victim} was killed, not exited");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        service.start().await.unwrap();
+    }
+    load.await.unwrap().unwrap();
+    assert_exactly_once(
+        &system,
+        &accepted,
+        "SIGKILL of router, office-queue and intake under load",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_rabbitmq_restart_under_load_loses_nothing_and_duplicates_nothing() {
+    let mut broker = OwnRabbitMq::start().await.unwrap();
+    let servers = Servers {
+        amqp_url: Some(broker.url()),
+        ..Servers::default()
+    };
+    let system = System::start_on(&servers, None).await.unwrap();
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let load = tokio::spawn(operator_load(
+        system.intake.grpc_addr,
+        Arc::clone(&accepted),
+    ));
+    wait_for_accepted(&accepted, 15).await;
+    broker.restart(Duration::from_secs(2)).await.unwrap();
+    load.await.unwrap().unwrap();
+    assert_exactly_once(&system, &accepted, "RabbitMQ restarted under load").await;
+}
+
+#[tokio::test]
+async fn a_postgresql_restart_under_load_loses_nothing_and_duplicates_nothing() {
+    let postgres = OwnPostgres::start().await.unwrap();
+    let servers = Servers {
+        postgres_admin_url: Some(postgres.admin_url()),
+        ..Servers::default()
+    };
+    let system = System::start_on(&servers, None).await.unwrap();
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let load = tokio::spawn(operator_load(
+        system.intake.grpc_addr,
+        Arc::clone(&accepted),
+    ));
+    wait_for_accepted(&accepted, 15).await;
+    postgres.restart(Duration::from_secs(1)).await.unwrap();
+    load.await.unwrap().unwrap();
+    assert_exactly_once(&system, &accepted, "PostgreSQL restarted under load").await;
 }

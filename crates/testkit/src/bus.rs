@@ -17,6 +17,8 @@ const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub struct TestBus {
     pub exchange: String,
     pub queue_prefix: String,
+    /// The broker: the development one, or a test's own.
+    pub url: String,
 }
 
 impl Default for TestBus {
@@ -27,17 +29,23 @@ impl Default for TestBus {
 
 impl TestBus {
     pub fn new() -> Self {
+        Self::on(AMQP_URL)
+    }
+
+    /// A bus on another broker (a test's own, e.g. one it restarts).
+    pub fn on(url: &str) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
         Self {
             exchange: format!("test.{id}.events"),
             queue_prefix: format!("test.{id}."),
+            url: url.to_owned(),
         }
     }
 
     async fn channel(&self) -> anyhow::Result<(Connection, Channel)> {
-        let connection = Connection::connect(AMQP_URL, ConnectionProperties::default())
+        let connection = Connection::connect(&self.url, ConnectionProperties::default())
             .await
-            .context("cannot reach RabbitMQ on 127.0.0.1:5672; run `just setup`")?;
+            .with_context(|| format!("cannot reach RabbitMQ at {}; run `just setup`", self.url))?;
         let channel = connection.create_channel().await?;
         let broker = Broker::new("test", self.amqp_settings());
         declare_exchange(&channel, &broker).await?;
@@ -47,7 +55,7 @@ impl TestBus {
     /// Settings for platform code that talks to this bus directly (e.g. a replay).
     pub fn amqp_settings(&self) -> AmqpSettings {
         AmqpSettings {
-            url: AMQP_URL.to_owned().into(),
+            url: self.url.clone().into(),
             exchange: self.exchange.clone(),
             queue_prefix: self.queue_prefix.clone(),
             prefetch: 16,

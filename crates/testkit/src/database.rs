@@ -18,6 +18,12 @@ impl TestDatabase {
     pub async fn create() -> anyhow::Result<Self> {
         let admin_url =
             std::env::var(ADMIN_URL_ENV).unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        Self::create_on(&admin_url).await
+    }
+
+    /// A database on another server (a test's own), through its `admin_url`.
+    pub async fn create_on(admin_url: &str) -> anyhow::Result<Self> {
+        let admin_url = admin_url.to_owned();
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|since| since.as_secs())

@@ -42,6 +42,7 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
         ("http.port", "0".to_owned()),
         ("database.url", database.url.clone()),
         ("database.max_connections", "5".to_owned()),
+        ("amqp.url", bus.url.clone()),
         ("amqp.exchange", bus.exchange.clone()),
         ("amqp.queue_prefix", bus.queue_prefix.clone()),
         ("amqp.queue_expires_ms", "60000".to_owned()),
