@@ -35,7 +35,8 @@ lint:
 
 # Benchmarks (release build): routing decisions in process, the router pipeline end to end
 # beside the broker's own limit on this machine, office-queue with a million open items, and
-# intake's SubmitRequest.
+# intake's SubmitRequest; then the load generator through the whole system beside PostgreSQL
+# alone (reports with a latency histogram in target/bench/load-*.md and .svg).
 # Results in target/bench and target/criterion.
 bench messages="20000": setup
     cargo bench -p combipat-router --bench decide -- --noplot
@@ -44,6 +45,9 @@ bench messages="20000": setup
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin office-queue -- 1000000 500
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin intake-submit -- 10000 32
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin intake-submit -- 5000 4
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 300 60
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 1000 60
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- closed 64 30
 
 # Start every service in the background with the local development settings.
 up: setup build

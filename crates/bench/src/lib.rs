@@ -1,4 +1,9 @@
-//! Shared pieces of the benchmarks: latency summaries and where results are written.
+//! Shared pieces of the benchmarks: latency summaries and where results are written, the
+//! load generator's traffic model and report, and the database-alone measurement.
+
+pub mod db_limit;
+pub mod report;
+pub mod traffic;
 
 use std::path::PathBuf;
 use std::time::Duration;
