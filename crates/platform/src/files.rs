@@ -124,3 +124,56 @@ pub fn attachment_ids(
     }
     parsed
 }
+
+/// A file as the services' `attachments` tables keep it (select [`STORED_FILE_COLUMNS`]).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredFile {
+    pub id: uuid::Uuid,
+    pub object_key: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub media_type: String,
+    pub file_name: String,
+}
+
+pub const STORED_FILE_COLUMNS: &str = "id, object_key, sha256, size_bytes, media_type, file_name";
+
+impl From<StoredFile> for AttachmentRef {
+    fn from(file: StoredFile) -> Self {
+        AttachmentRef {
+            key: file.object_key,
+            sha256: file.sha256,
+            size_bytes: u64::try_from(file.size_bytes).unwrap_or_default(),
+            media_type: file.media_type,
+            file_name: file.file_name,
+            id: file.id.to_string(),
+        }
+    }
+}
+
+/// The files a message names, as the statement that tied them to it returned them: in the
+/// order the sender gave, each id that did not come back refused (not found, already used,
+/// or another office's).
+pub fn in_order(
+    field: &str,
+    ids: &[uuid::Uuid],
+    tied: Vec<StoredFile>,
+) -> Result<Vec<AttachmentRef>, ApiError> {
+    let missing: Vec<Violation> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| !tied.iter().any(|file| file.id == **id))
+        .map(|(index, id)| {
+            Violation::new(
+                format!("{field}[{index}]"),
+                format!("no unused file {id} uploaded by your office"),
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::InvalidArgument(missing));
+    }
+    let mut tied = tied;
+    tied.sort_by_key(|file| ids.iter().position(|id| *id == file.id));
+    Ok(tied.into_iter().map(AttachmentRef::from).collect())
+}

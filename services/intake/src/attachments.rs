@@ -3,7 +3,7 @@
 //! any S3-compatible store in production). Events carry references, never bytes.
 
 use combipat_domain::files;
-use combipat_platform::files::FileStore;
+use combipat_platform::files::{FileStore, STORED_FILE_COLUMNS, StoredFile};
 use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::AttachmentRef;
 use sqlx::{PgConnection, PgPool};
@@ -17,29 +17,6 @@ pub struct Attachments {
     pool: PgPool,
 }
 
-#[derive(sqlx::FromRow)]
-struct AttachmentRow {
-    id: Uuid,
-    object_key: String,
-    sha256: String,
-    size_bytes: i64,
-    media_type: String,
-    file_name: String,
-}
-
-impl From<AttachmentRow> for AttachmentRef {
-    fn from(row: AttachmentRow) -> Self {
-        AttachmentRef {
-            key: row.object_key,
-            sha256: row.sha256,
-            size_bytes: u64::try_from(row.size_bytes).unwrap_or_default(),
-            media_type: row.media_type,
-            file_name: row.file_name,
-            id: row.id.to_string(),
-        }
-    }
-}
-
 /// Who may read an attachment: the office that uploaded it (or whose request carries it),
 /// a supervisor of its patronato, or an admin.
 #[derive(Debug)]
@@ -48,8 +25,6 @@ pub struct Reader<'a> {
     pub patronato: Option<&'a str>,
     pub admin: bool,
 }
-
-const REF_COLUMNS: &str = "id, object_key, sha256, size_bytes, media_type, file_name";
 
 impl Attachments {
     pub fn new(store: FileStore, pool: PgPool) -> Self {
@@ -85,9 +60,9 @@ impl Attachments {
                 content,
             )
             .await?;
-        let row: AttachmentRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        let row: StoredFile = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, patronato_office, uploaded_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {REF_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {STORED_FILE_COLUMNS}"
         )))
         .bind(id)
         .bind(&stored.key)
@@ -111,7 +86,7 @@ impl Attachments {
         id: Uuid,
         reader: &Reader<'_>,
     ) -> Result<(AttachmentRef, bytes::Bytes), ApiError> {
-        let found: Option<(AttachmentRow, String, Option<String>)> = sqlx::query_as(
+        let found: Option<(StoredFile, String, Option<String>)> = sqlx::query_as(
             "SELECT a.id, a.object_key, a.sha256, a.size_bytes, a.media_type, a.file_name, a.patronato_office, r.patronato
              FROM attachments a LEFT JOIN requests r ON r.id = a.request_id WHERE a.id = $1",
         )
@@ -119,7 +94,7 @@ impl Attachments {
         .fetch_optional(&self.pool)
         .await?
         .map(|(id, object_key, sha256, size_bytes, media_type, file_name, office, patronato): (Uuid, String, String, i64, String, String, String, Option<String>)| {
-            (AttachmentRow { id, object_key, sha256, size_bytes, media_type, file_name }, office, patronato)
+            (StoredFile { id, object_key, sha256, size_bytes, media_type, file_name }, office, patronato)
         });
         let not_found = || ApiError::NotFound(format!("no attachment {id}"));
         let (row, office, patronato) = found.ok_or_else(not_found)?;
@@ -147,10 +122,10 @@ pub async fn attach(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<AttachmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let tied: Vec<StoredFile> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE attachments SET request_id = $1, message = $2
          WHERE id = ANY($3) AND patronato_office = $4 AND request_id IS NULL
-         RETURNING {REF_COLUMNS}"
+         RETURNING {STORED_FILE_COLUMNS}"
     )))
     .bind(request_id)
     .bind(message)
@@ -158,30 +133,13 @@ pub async fn attach(
     .bind(patronato_office)
     .fetch_all(&mut *connection)
     .await?;
-    let violations: Vec<Violation> = ids
-        .iter()
-        .enumerate()
-        .filter(|(_, id)| !rows.iter().any(|row| row.id == **id))
-        .map(|(index, id)| {
-            Violation::new(
-                format!("{field}[{index}]"),
-                format!("no unused file {id} uploaded by your office"),
-            )
-        })
-        .collect();
-    if !violations.is_empty() {
-        return Err(ApiError::InvalidArgument(violations));
-    }
-    // In the order the operator gave them.
-    let mut ordered = rows;
-    ordered.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
-    Ok(ordered.into_iter().map(AttachmentRef::from).collect())
+    combipat_platform::files::in_order(field, ids, tied)
 }
 
 /// The files of a request, oldest first.
 pub async fn of_request(pool: &PgPool, request_id: Uuid) -> sqlx::Result<Vec<AttachmentRef>> {
-    let rows: Vec<AttachmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {REF_COLUMNS} FROM attachments WHERE request_id = $1 ORDER BY uploaded_at, id"
+    let rows: Vec<StoredFile> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STORED_FILE_COLUMNS} FROM attachments WHERE request_id = $1 ORDER BY uploaded_at, id"
     )))
     .bind(request_id)
     .fetch_all(pool)

@@ -5,23 +5,13 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use combipat_platform::auth::AuthInterceptor;
+use combipat_platform::grpc_method;
 use combipat_platform::json_api::JsonApi;
 use combipat_proto::intake::v1::intake_server::Intake as _;
 use combipat_proto::intake::v1::mandates_server::Mandates as _;
 
 use crate::api::IntakeApi;
 use crate::mandate_api::MandatesApi;
-
-/// A handler that calls the gRPC method `$method` of a shared API.
-macro_rules! grpc_method {
-    ($api:expr, $method:ident) => {{
-        let api = Arc::clone(&$api);
-        move |request| {
-            let api = Arc::clone(&api);
-            async move { api.$method(request).await }
-        }
-    }};
-}
 
 pub fn routes(
     api: Arc<IntakeApi>,

@@ -2,39 +2,14 @@
 //! uploaded before an answer or a question and tied to it when it is sent. Bytes live in
 //! the store the services share; rows and events hold references.
 
-use combipat_domain::files;
-use combipat_platform::files::FileStore;
+use combipat_domain::files as file_kinds;
+use combipat_platform::files::{self, FileStore, STORED_FILE_COLUMNS, StoredFile};
 use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::AttachmentRef;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 pub const PATRONATO: &str = "patronato";
-
-#[derive(sqlx::FromRow)]
-struct Row {
-    id: Uuid,
-    object_key: String,
-    sha256: String,
-    size_bytes: i64,
-    media_type: String,
-    file_name: String,
-}
-
-impl From<Row> for AttachmentRef {
-    fn from(row: Row) -> Self {
-        AttachmentRef {
-            key: row.object_key,
-            sha256: row.sha256,
-            size_bytes: u64::try_from(row.size_bytes).unwrap_or_default(),
-            media_type: row.media_type,
-            file_name: row.file_name,
-            id: row.id.to_string(),
-        }
-    }
-}
-
-const COLUMNS: &str = "id, object_key, sha256, size_bytes, media_type, file_name";
 
 /// Stores a checked file for `office`; an answer or question of that office uses it later.
 pub async fn upload(
@@ -44,7 +19,7 @@ pub async fn upload(
     uploaded_by: &str,
     call: combipat_proto::common::v1::UploadAttachmentRequest,
 ) -> Result<AttachmentRef, ApiError> {
-    let (file_name, kind) = files::check(&call.file_name, &call.media_type, &call.content)
+    let (file_name, kind) = file_kinds::check(&call.file_name, &call.media_type, &call.content)
         .map_err(|problems| {
             ApiError::InvalidArgument(
                 problems
@@ -90,33 +65,17 @@ pub async fn attach(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let tied: Vec<StoredFile> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE attachments SET request_id = $1
          WHERE id = ANY($2) AND office_code = $3 AND sent_by = 'office' AND request_id IS NULL
-         RETURNING {COLUMNS}"
+         RETURNING {STORED_FILE_COLUMNS}"
     )))
     .bind(request_id)
     .bind(ids)
     .bind(office)
     .fetch_all(&mut *connection)
     .await?;
-    let missing: Vec<Violation> = ids
-        .iter()
-        .enumerate()
-        .filter(|(_, id)| !rows.iter().any(|row| row.id == **id))
-        .map(|(index, id)| {
-            Violation::new(
-                format!("attachment_ids[{index}]"),
-                format!("no unused file {id} uploaded by your office"),
-            )
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::InvalidArgument(missing));
-    }
-    let mut rows = rows;
-    rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
-    Ok(rows.into_iter().map(AttachmentRef::from).collect())
+    files::in_order("attachment_ids", ids, tied)
 }
 
 /// The patronato's files of a newly filed item (references from the request).
@@ -162,7 +121,7 @@ pub async fn of_item(
     .await?;
     let (mut patronato, mut office) = (Vec::new(), Vec::new());
     for (sent_by, id, object_key, sha256, size_bytes, media_type, file_name) in rows {
-        let file = AttachmentRef::from(Row {
+        let file = AttachmentRef::from(StoredFile {
             id,
             object_key,
             sha256,
@@ -196,7 +155,7 @@ pub async fn find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(AttachmentRef
     Ok(found.map(
         |(id, object_key, sha256, size_bytes, media_type, file_name, office)| {
             (
-                AttachmentRef::from(Row {
+                AttachmentRef::from(StoredFile {
                     id,
                     object_key,
                     sha256,

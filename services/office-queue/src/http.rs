@@ -6,21 +6,11 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use combipat_platform::auth::AuthInterceptor;
+use combipat_platform::grpc_method;
 use combipat_platform::json_api::JsonApi;
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue as _;
 
 use crate::api::OfficeQueueApi;
-
-/// A handler that calls the gRPC method `$method` of the shared API.
-macro_rules! grpc_method {
-    ($api:expr, $method:ident) => {{
-        let api = Arc::clone(&$api);
-        move |request| {
-            let api = Arc::clone(&api);
-            async move { api.$method(request).await }
-        }
-    }};
-}
 
 pub fn routes(api: Arc<OfficeQueueApi>, auth: AuthInterceptor) -> anyhow::Result<axum::Router> {
     let items = "/v1/items/{request_id}";

@@ -32,6 +32,19 @@ use tonic::service::Interceptor as _;
 use crate::auth::AuthInterceptor;
 pub use problem::{Problem, http_status};
 
+/// A handler that calls the gRPC method `$method` of a shared API (`Arc<Api>`), for
+/// [`JsonApi::route`]: `grpc_method!(api, claim)`.
+#[macro_export]
+macro_rules! grpc_method {
+    ($api:expr, $method:ident) => {{
+        let api = ::std::sync::Arc::clone(&$api);
+        move |request| {
+            let api = ::std::sync::Arc::clone(&api);
+            async move { api.$method(request).await }
+        }
+    }};
+}
+
 /// One HTTP operation, kept for the OpenAPI document.
 #[derive(Debug, Clone)]
 pub struct Operation {
