@@ -441,13 +441,28 @@ async fn an_office_asks_for_information_and_the_operator_replies_with_files_both
         .unwrap()
         .into_inner();
     assert_eq!(read.content, MODULO);
+    let iban = intake
+        .upload_attachment(
+            with_token(
+                UploadAttachmentRequest {
+                    file_name: "IBAN.pdf".into(),
+                    media_type: "application/pdf".into(),
+                    content: DELEGA.to_vec(),
+                },
+                &operator(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
     let replied = intake
         .provide_info(
             with_token(
                 ProvideInfoRequest {
                     request_id: submitted.request_id.clone(),
                     reply: "IBAN IT60X0542811101000000123456".into(),
-                    ..ProvideInfoRequest::default()
+                    attachment_ids: vec![iban.id.clone()],
                 },
                 &operator(),
             )
@@ -477,7 +492,7 @@ async fn an_office_asks_for_information_and_the_operator_replies_with_files_both
     eventually(WAIT, item_now(queue.clone(), "NEW"))
         .await
         .unwrap();
-    let history = queue
+    let read = queue
         .get_item(
             with_token(
                 GetItemRequest {
@@ -489,13 +504,20 @@ async fn an_office_asks_for_information_and_the_operator_replies_with_files_both
         )
         .await
         .unwrap()
-        .into_inner()
-        .history;
+        .into_inner();
+    let history = read.history;
     let actions: Vec<&str> = history.iter().map(|entry| entry.action.as_str()).collect();
     assert_eq!(
         actions,
         ["filed", "claimed", "info_requested", "info_provided"]
     );
+    // The reply's file reached the office with it.
+    let names: Vec<&str> = read
+        .request_attachments
+        .iter()
+        .map(|file| file.file_name.as_str())
+        .collect();
+    assert_eq!(names, ["delega.pdf", "IBAN.pdf"]);
     assert_eq!(history[3].text, "IBAN IT60X0542811101000000123456");
 
     for service in [

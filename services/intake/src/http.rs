@@ -1,5 +1,6 @@
 //! The intake operations as JSON over HTTP (port 8081 by default), with the OpenAPI
-//! document at `/openapi.json`: the same handlers and token check as gRPC.
+//! documents at `/openapi.json` (Intake) and `/openapi/mandates.json` (the mandate
+//! registry): the same handlers and token check as gRPC.
 
 use std::sync::Arc;
 

@@ -57,7 +57,7 @@ pub fn refusal(
             "there is no mandate (mandato di patrocinio) of {who}: register it before writing"
         )),
         Some(mandate) => {
-            if let Some(revoked_at) = mandate.revoked_at {
+            if let Some(revoked_at) = mandate.revoked_at.filter(|at| *at <= now) {
                 Some(format!(
                     "the mandate of {who} was revoked on {}{}",
                     revoked_at.with_timezone(&Rome).format("%Y-%m-%d"),

@@ -72,6 +72,7 @@ pub async fn provide_info(
     let event = Payload::RequestInfoProvided(RequestInfoProvided {
         reply,
         provided_by: operator.id.clone(),
+        attachments,
     });
     outbox::enqueue(
         &mut transaction,

@@ -1,5 +1,6 @@
-//! The operator's view of a request's life: router's decisions, as they arrive, become the
-//! request's status and history (exactly once per event, through the inbox).
+//! The operator's view of a request's life: router's decisions and the office's steps
+//! (answers, questions, transfers, closure), as they arrive, become the request's status and
+//! history, with the files the office sent (exactly once per event, through the inbox).
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};

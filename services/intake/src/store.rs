@@ -140,6 +140,16 @@ pub async fn submit(
     )
     .await?;
     if !request.confirm_duplicate {
+        // Two identical submissions at the same instant: the second waits for the first and
+        // then sees it.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))")
+            .bind(format!(
+                "{}\n{}",
+                operator.patronato,
+                request.codice_fiscale.as_str()
+            ))
+            .execute(&mut *transaction)
+            .await?;
         likely_duplicate(&mut transaction, operator, request).await?;
     }
     let sequence: i64 = sqlx::query_scalar("SELECT nextval('protocol_numbers')")

@@ -114,6 +114,7 @@ impl DecisionHandler {
                 tracing::warn!(request.id = %request_id, "a reply arrived for an item that was not waiting for one; kept in its history");
             }
             items::record(&mut transaction, request_id, &reply.provided_by, "info_provided", &reply.reply, false).await?;
+            crate::attachments::record_from_patronato(&mut transaction, request_id, &reply.attachments, &reply.provided_by).await?;
             transaction.commit().await?;
             Ok(())
         }

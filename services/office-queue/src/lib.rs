@@ -25,6 +25,9 @@ pub use consumer::QUEUE;
 
 pub const SERVICE_NAME: &str = "office-queue";
 
+/// The largest gRPC message office-queue reads: a 5 MB attachment and its envelope.
+const MAX_MESSAGE_BYTES: usize = 6 * 1024 * 1024;
+
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 pub struct Service;
@@ -61,8 +64,12 @@ impl ServiceDefinition for Service {
                 .map_err(|error| anyhow::anyhow!("attachments.*: {error:#}"))?,
         });
         let http = http::routes(Arc::clone(&api), context.auth_interceptor())?;
-        let grpc =
-            InterceptedService::new(OfficeQueueServer::from_arc(api), context.auth_interceptor());
+        let grpc = InterceptedService::new(
+            OfficeQueueServer::from_arc(api)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            context.auth_interceptor(),
+        );
         context
             .bind(
                 Routes::new(grpc),

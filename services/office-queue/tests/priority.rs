@@ -267,6 +267,7 @@ async fn the_clock_stops_while_the_office_waits_for_information_and_restarts_on_
         Payload::RequestInfoProvided(RequestInfoProvided {
             reply: "Allegato l'ISEE".into(),
             provided_by: "op-1".into(),
+            attachments: Vec::new(),
         }),
     );
     harness.bus.publish_envelope(&reply).await.unwrap();

@@ -155,7 +155,7 @@ impl Router for RouterApi {
         request: Request<ExplainRequest>,
     ) -> Result<Response<ExplainResponse>, Status> {
         let caller = principal(&request)?;
-        if caller.role == Role::Operatore {
+        if matches!(caller.role, Role::Operatore | Role::Supervisore) {
             return Err(ApiError::PermissionDenied(
                 "routing explanations are for INPS staff".to_owned(),
             )

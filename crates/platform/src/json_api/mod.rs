@@ -45,6 +45,9 @@ macro_rules! grpc_method {
     }};
 }
 
+/// The largest JSON body an operation reads.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 /// One HTTP operation, kept for the OpenAPI document.
 #[derive(Debug, Clone)]
 pub struct Operation {
@@ -182,6 +185,8 @@ impl JsonApi {
                     .make_span_with(HttpMakeSpan)
                     .on_response(HttpOnResponse),
             )
+            // A 5 MB file travels as base64 in JSON: about 6.7 MB.
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
     }
 }
 
