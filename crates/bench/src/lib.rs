@@ -1,6 +1,7 @@
 //! Shared pieces of the benchmarks: latency summaries and where results are written, the
 //! load generator's traffic model and report, and the database-alone measurement.
 
+pub mod broker_limit;
 pub mod db_limit;
 pub mod report;
 pub mod traffic;

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use combipat_bench::broker_limit::broker_limit;
 use combipat_bench::traffic::{Planned, Traffic};
 use combipat_bench::{Summary, db_limit, latency_histogram, report, results_dir};
 use combipat_platform::auth::Role;
@@ -298,26 +299,63 @@ async fn main() -> anyhow::Result<()> {
     router.shutdown().await?;
     office_queue.shutdown().await?;
 
+    // In the same run, the limits of this machine: PostgreSQL alone with the same writes,
+    // and RabbitMQ alone with as many messages as the pipeline's (at most 20,000) of the
+    // size of a request.submitted event.
     let db_alone = db_limit::requests_per_second(5000, 32)
         .await
         .context("the database alone")?;
-    let carried = filed_h.len() as f64 / end_to_end.as_secs_f64().max(f64::EPSILON);
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let size = {
+        use prost::Message as _;
+        combipat_testkit::submitted_event(combipat_testkit::request_summary(
+            "F205",
+            "pensioni",
+            "CP-2026-00000001",
+        ))
+        .encode_to_vec()
+        .len()
+    };
+    let events: Vec<(String, Vec<u8>)> = (0..accepted_count.min(20_000))
+        .map(|_| (uuid::Uuid::new_v4().to_string(), vec![b'x'; size]))
+        .collect();
+    let connection =
+        lapin::Connection::connect(&bus.url, lapin::ConnectionProperties::default()).await?;
+    let broker_alone = broker_limit(&connection, &events)
+        .await
+        .context("the broker alone")?
+        .per_second;
+    let _closed = connection.close(200, "done".into()).await;
+
+    let outcome = Outcome {
+        label,
+        seconds,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        accepted: accepted_count,
+        refused: refused.load(Ordering::Relaxed),
+        filed: usize::try_from(filed_h.len()).unwrap_or(usize::MAX),
+        lost,
+        carried: filed_h.len() as f64 / end_to_end.as_secs_f64().max(f64::EPSILON),
+        db_alone,
+        broker_alone,
+        summaries,
+    };
     println!(
-        "machine: {cores} cores; {label} for {seconds} s; {} offices watched",
+        "machine: {} cores; {} for {seconds} s; {} offices watched",
+        outcome.cores,
+        outcome.label,
         offices.len()
     );
-    for summary in &summaries {
+    for summary in &outcome.summaries {
         println!("{}", summary.line());
     }
-    let refused = refused.load(Ordering::Relaxed);
     println!(
-        "accepted {accepted_count}, refused {refused}, filed {}, lost {lost}; carried end to end {carried:.0}/s",
-        filed_h.len()
+        "accepted {}, refused {}, filed {}, lost {}; carried end to end {:.0}/s",
+        outcome.accepted, outcome.refused, outcome.filed, outcome.lost, outcome.carried
     );
     println!(
-        "PostgreSQL alone, the same writes: {db_alone:.0} requests/s; pipeline / database: {:.2}",
-        carried / db_alone
+        "PostgreSQL alone, the same writes: {db_alone:.0} requests/s (pipeline / database {:.2}); RabbitMQ alone, {size}-byte messages: {broker_alone:.0}/s (pipeline / broker {:.2}, and each request crosses the broker twice)",
+        outcome.carried / db_alone,
+        outcome.carried / broker_alone
     );
 
     let stem = match mode {
@@ -327,68 +365,69 @@ async fn main() -> anyhow::Result<()> {
     let dir = results_dir()?;
     std::fs::write(
         dir.join(format!("{stem}.json")),
-        serde_json::to_string_pretty(&serde_json::json!({
-            "mode": label, "seconds": seconds, "cores": cores, "accepted": accepted_count,
-            "refused": refused, "filed": filed_h.len(), "lost": lost,
-            "carried_per_second": carried, "database_alone_per_second": db_alone,
-            "ratio_to_database": carried / db_alone, "latencies": summaries,
-        }))?,
+        serde_json::to_string_pretty(&outcome)?,
     )?;
     std::fs::write(
         dir.join(format!("{stem}.svg")),
         report::svg_histogram(
-            &format!("submit -> filed, {label}, {cores} cores"),
+            &format!(
+                "submit -> filed, {}, {} cores",
+                outcome.label, outcome.cores
+            ),
             &filed_h,
         ),
     )?;
-    std::fs::write(
-        dir.join(format!("{stem}.md")),
-        markdown(
-            &label,
-            seconds,
-            cores,
-            &summaries,
-            accepted_count,
-            lost,
-            carried,
-            db_alone,
-            &stem,
-        ),
-    )?;
+    std::fs::write(dir.join(format!("{stem}.md")), outcome.markdown(&stem))?;
     println!("written {}", dir.join(format!("{stem}.md")).display());
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments, reason = "one report, all of its figures")]
-fn markdown(
-    label: &str,
+/// One run's figures, as the JSON result and the Markdown report give them.
+#[derive(serde::Serialize)]
+struct Outcome {
+    label: String,
     seconds: u64,
     cores: usize,
-    summaries: &[Summary],
     accepted: usize,
+    refused: usize,
+    filed: usize,
     lost: usize,
     carried: f64,
     db_alone: f64,
-    stem: &str,
-) -> String {
-    let mut text = format!(
-        "# Load: {label}, {seconds} s, {cores} cores\n\n| stage | requests | per second | p50 ms | p90 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|\n"
-    );
-    for summary in summaries {
+    broker_alone: f64,
+    summaries: [Summary; 3],
+}
+
+impl Outcome {
+    fn markdown(&self, stem: &str) -> String {
+        let mut text = format!(
+            "# Load: {}, {} s, {} cores\n\n| stage | requests | per second | p50 ms | p90 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|\n",
+            self.label, self.seconds, self.cores
+        );
+        for summary in &self.summaries {
+            text.push_str(&format!(
+                "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+                summary.name,
+                summary.messages,
+                summary.per_second,
+                summary.p50_ms,
+                summary.p90_ms,
+                summary.p99_ms,
+                summary.max_ms
+            ));
+        }
         text.push_str(&format!(
-            "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
-            summary.name,
-            summary.messages,
-            summary.per_second,
-            summary.p50_ms,
-            summary.p90_ms,
-            summary.p99_ms,
-            summary.max_ms
+            "\nAccepted {}, refused {}, filed {}, lost {}. Carried end to end: {:.0} requests/s; PostgreSQL alone with the same writes: {:.0}/s (ratio {:.2}); RabbitMQ alone: {:.0} messages/s (ratio {:.2}).\n\n![submit -> filed]({stem}.svg)\n",
+            self.accepted,
+            self.refused,
+            self.filed,
+            self.lost,
+            self.carried,
+            self.db_alone,
+            self.carried / self.db_alone,
+            self.broker_alone,
+            self.carried / self.broker_alone
         ));
+        text
     }
-    text.push_str(&format!(
-        "\nAccepted {accepted}, lost {lost}. Carried end to end: {carried:.0} requests/s; PostgreSQL alone with the same writes: {db_alone:.0}/s (ratio {:.2}).\n\n![submit -> filed]({stem}.svg)\n",
-        carried / db_alone
-    ));
-    text
 }
