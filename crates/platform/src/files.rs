@@ -51,6 +51,42 @@ impl FileStore {
         Ok(Self { store })
     }
 
+    /// Checks a file the channel is sent (`combipat_domain::files`: its bytes, size, name
+    /// and declared type) and stores it under a new id; every problem is a field violation.
+    pub async fn put_checked(
+        &self,
+        service: &str,
+        file_name: &str,
+        media_type: &str,
+        content: bytes::Bytes,
+    ) -> Result<AttachmentRef, ApiError> {
+        let (file_name, kind) = combipat_domain::files::check(file_name, media_type, &content)
+            .map_err(|problems| {
+                ApiError::InvalidArgument(
+                    problems
+                        .into_iter()
+                        .map(|problem| Violation::new(problem.field, problem.reason))
+                        .collect(),
+                )
+            })?;
+        let stored = self
+            .put(
+                service,
+                uuid::Uuid::now_v7(),
+                &file_name,
+                kind.media_type(),
+                content,
+            )
+            .await?;
+        metrics::counter!(
+            "combipat_attachments_uploaded_total",
+            "service" => service.to_owned(),
+            "media_type" => kind.media_type()
+        )
+        .increment(1);
+        Ok(stored)
+    }
+
     /// Stores `content` under a new key of `service`; the reference to put in rows and
     /// events (its `id` is the new file's).
     pub async fn put(

@@ -2,9 +2,8 @@
 //! JPEG, signed P7M), at most 5 MB, kept in object storage (a local directory by default,
 //! any S3-compatible store in production). Events carry references, never bytes.
 
-use combipat_domain::files;
+use combipat_platform::ApiError;
 use combipat_platform::files::{FileStore, STORED_FILE_COLUMNS, StoredFile};
-use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::AttachmentRef;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -40,26 +39,11 @@ impl Attachments {
         media_type: &str,
         content: bytes::Bytes,
     ) -> Result<AttachmentRef, ApiError> {
-        let (file_name, kind) =
-            files::check(file_name, media_type, &content).map_err(|problems| {
-                ApiError::InvalidArgument(
-                    problems
-                        .into_iter()
-                        .map(|problem| Violation::new(problem.field, problem.reason))
-                        .collect(),
-                )
-            })?;
-        let id = Uuid::now_v7();
         let stored = self
             .store
-            .put(
-                crate::SERVICE_NAME,
-                id,
-                &file_name,
-                kind.media_type(),
-                content,
-            )
+            .put_checked(crate::SERVICE_NAME, file_name, media_type, content)
             .await?;
+        let id = Uuid::parse_str(&stored.id).map_err(|error| ApiError::Internal(error.into()))?;
         let row: StoredFile = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, patronato_office, uploaded_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {STORED_FILE_COLUMNS}"
@@ -68,14 +52,12 @@ impl Attachments {
         .bind(&stored.key)
         .bind(&stored.sha256)
         .bind(i64::try_from(stored.size_bytes).unwrap_or(i64::MAX))
-        .bind(kind.media_type())
-        .bind(&file_name)
+        .bind(&stored.media_type)
+        .bind(&stored.file_name)
         .bind(patronato_office)
         .bind(uploaded_by)
         .fetch_one(&self.pool)
         .await?;
-        metrics::counter!("combipat_attachments_uploaded_total", "media_type" => kind.media_type())
-            .increment(1);
         Ok(row.into())
     }
 

@@ -1,5 +1,6 @@
-//! The complete channel: per-motivo fields, mandates, who reads what, idempotency, likely
-//! duplicates, ratings, attachments and the rate limit, against the real servers.
+//! The complete channel: per-motivo fields, idempotency, likely duplicates, ratings,
+//! attachments and the rate limit, against the real servers (mandates and who reads what
+//! are in access.rs).
 
 #![allow(
     clippy::unwrap_used,
@@ -10,74 +11,18 @@
 
 mod common;
 
-use combipat_proto::common::v1::{GetAttachmentRequest, UploadAttachmentRequest};
-use combipat_proto::common::v1::{Motivo, OfficeRef};
-use combipat_proto::events::v1::envelope::Payload;
-use combipat_proto::intake::v1::{
-    GetRequestRequest, ListMandatesRequest, ListRequestsRequest, RateAnswerRequest,
-    RevokeMandateRequest, SubmitRequestRequest,
+use combipat_proto::common::v1::{
+    GetAttachmentRequest, Motivo, OfficeRef, UploadAttachmentRequest,
 };
+use combipat_proto::events::v1::envelope::Payload;
+use combipat_proto::intake::v1::{RateAnswerRequest, SubmitRequestRequest};
 use combipat_testkit::{eventually, with_token};
 use common::{
-    Harness, WAIT, admin, good_request, operator, operator_of, start, start_with, stored_rows,
-    supervisor,
+    PDF, PNG, WAIT, fields, get, good_request, operator, sollecito_pratica, start, start_with,
+    stored_rows, submit, supervisor,
 };
 use tonic::Code;
 use tonic_types::StatusExt as _;
-
-const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
-
-async fn submit(
-    harness: &Harness,
-    request: SubmitRequestRequest,
-    token: &str,
-) -> Result<combipat_proto::intake::v1::SubmitRequestResponse, tonic::Status> {
-    harness
-        .client
-        .clone()
-        .submit_request(with_token(request, token).unwrap())
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-async fn get(
-    harness: &Harness,
-    request_id: &str,
-    token: &str,
-) -> Result<combipat_proto::intake::v1::GetRequestResponse, tonic::Status> {
-    harness
-        .client
-        .clone()
-        .get_request(
-            with_token(
-                GetRequestRequest {
-                    request_id: request_id.into(),
-                },
-                token,
-            )
-            .unwrap(),
-        )
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-fn sollecito_pratica(pratica: &str) -> SubmitRequestRequest {
-    SubmitRequestRequest {
-        motivo: Motivo::SollecitoPratica as i32,
-        topic: String::new(),
-        prestazione: "pensioni".into(),
-        pratica_protocol_number: pratica.into(),
-        ..good_request()
-    }
-}
 
 #[tokio::test]
 async fn each_motivo_needs_its_own_fields_and_a_refusal_stores_nothing() {
@@ -116,226 +61,6 @@ async fn each_motivo_needs_its_own_fields_and_a_refusal_stores_nothing() {
     let summary = read.request.unwrap();
     assert_eq!(summary.pratica_protocol_number, "INPS.5000.2026.0012345");
     assert_eq!(summary.topic, "pensioni");
-}
-
-#[tokio::test]
-async fn a_request_needs_an_active_mandate_of_the_operators_patronato() {
-    let mut harness = start().await;
-    let unknown_citizen = SubmitRequestRequest {
-        codice_fiscale: "VRDGPP80A01H501U".into(),
-        ..good_request()
-    };
-    let refused = submit(&harness, unknown_citizen.clone(), &operator("INCA-MI-01"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    assert!(refused.message().contains("no mandate"), "{refused:?}");
-    // Another patronato's mandate does not count.
-    let acli = operator_of("ACLI", "ACLI-MI-1");
-    let refused = submit(&harness, good_request(), &acli).await.unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    assert_eq!(stored_rows(&harness.database).await, (0, 0));
-
-    // Revoked: refused, saying so; granted again: accepted.
-    let revoked = harness
-        .mandates
-        .revoke_mandate(
-            with_token(
-                RevokeMandateRequest {
-                    patronato: "INCA".into(),
-                    codice_fiscale: "RSSMRA85T10A562S".into(),
-                    reason: "revoca del cittadino".into(),
-                },
-                &admin(),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(revoked.status, "REVOKED");
-    let refused = submit(&harness, good_request(), &operator("INCA-MI-01"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied);
-    assert!(refused.message().contains("revoked"), "{refused:?}");
-    harness.grant("INCA", "RSSMRA85T10A562S").await;
-    submit(&harness, good_request(), &operator("INCA-MI-01"))
-        .await
-        .unwrap();
-
-    // Only admins keep the registry.
-    let denied = harness
-        .mandates
-        .list_mandates(
-            with_token(
-                ListMandatesRequest {
-                    patronato: "INCA".into(),
-                    ..ListMandatesRequest::default()
-                },
-                &supervisor("INCA"),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(denied.code(), Code::PermissionDenied);
-    let listed = harness
-        .mandates
-        .list_mandates(
-            with_token(
-                ListMandatesRequest {
-                    patronato: "inca".into(),
-                    page_size: 1,
-                    ..ListMandatesRequest::default()
-                },
-                &admin(),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.mandates.len(), 1);
-    assert!(
-        !listed.next_page_token.is_empty(),
-        "two mandates, pages of one"
-    );
-}
-
-#[tokio::test]
-async fn who_reads_which_request_is_a_matrix() {
-    let mut harness = start().await;
-    harness.grant("ACLI", "RSSMRA85T10A562S").await;
-    let milano = submit(&harness, good_request(), &operator("INCA-MI-01"))
-        .await
-        .unwrap()
-        .request_id;
-    let torino = submit(
-        &harness,
-        SubmitRequestRequest {
-            codice_fiscale: "BNZVCN32S10E573Z".into(),
-            ..good_request()
-        },
-        &operator("INCA-TO-02"),
-    )
-    .await
-    .unwrap()
-    .request_id;
-    let acli = submit(&harness, good_request(), &operator_of("ACLI", "ACLI-MI-1"))
-        .await
-        .unwrap()
-        .request_id;
-
-    let funzionario = combipat_testkit::token(
-        combipat_platform::auth::Role::Funzionario,
-        &[("inps_office", "SEDE-MI")],
-    )
-    .unwrap();
-    let readers = [
-        (
-            "operator INCA-MI-01",
-            operator("INCA-MI-01"),
-            [true, false, false],
-        ),
-        (
-            "operator INCA-TO-02",
-            operator("INCA-TO-02"),
-            [false, true, false],
-        ),
-        ("supervisor INCA", supervisor("INCA"), [true, true, false]),
-        ("supervisor ACLI", supervisor("ACLI"), [false, false, true]),
-        ("admin", admin(), [true, true, true]),
-        ("funzionario", funzionario.clone(), [false, false, false]),
-    ];
-    let requests = [&milano, &torino, &acli];
-    for (who, token, expected) in &readers {
-        for (request_id, allowed) in requests.iter().zip(expected) {
-            let outcome = get(&harness, request_id, token).await;
-            assert_eq!(
-                outcome.is_ok(),
-                *allowed,
-                "{who} reading {request_id}: {outcome:?}"
-            );
-            if let Err(status) = outcome {
-                // Another office's request is missing, not forbidden: nothing leaks.
-                let expected = if who.starts_with("funzionario") {
-                    Code::PermissionDenied
-                } else {
-                    Code::NotFound
-                };
-                assert_eq!(status.code(), expected, "{who}");
-            }
-        }
-        let listed = harness
-            .client
-            .clone()
-            .list_requests(with_token(ListRequestsRequest::default(), token).unwrap())
-            .await;
-        match listed {
-            Ok(page) => {
-                let mut seen: Vec<String> = page
-                    .into_inner()
-                    .requests
-                    .into_iter()
-                    .map(|entry| entry.request_id)
-                    .collect();
-                seen.sort();
-                let mut wanted: Vec<String> = requests
-                    .iter()
-                    .zip(expected)
-                    .filter(|(_, allowed)| **allowed)
-                    .map(|(id, _)| (*id).clone())
-                    .collect();
-                wanted.sort();
-                assert_eq!(seen, wanted, "{who} listing");
-            }
-            Err(status) => {
-                assert_eq!(status.code(), Code::PermissionDenied, "{who}");
-                assert!(expected.iter().all(|allowed| !allowed), "{who}");
-            }
-        }
-    }
-    // A supervisor narrows to one office; an operator cannot widen to another.
-    let one_office = harness
-        .client
-        .clone()
-        .list_requests(
-            with_token(
-                ListRequestsRequest {
-                    patronato_office: "INCA-TO-02".into(),
-                    ..ListRequestsRequest::default()
-                },
-                &supervisor("INCA"),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(one_office.requests.len(), 1);
-    assert_eq!(one_office.requests[0].request_id, torino);
-    let widened = harness
-        .client
-        .clone()
-        .list_requests(
-            with_token(
-                ListRequestsRequest {
-                    patronato_office: "INCA-TO-02".into(),
-                    ..ListRequestsRequest::default()
-                },
-                &operator("INCA-MI-01"),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(widened.code(), Code::PermissionDenied);
-    // Reading is not acting: a supervisor does not file requests.
-    let refused = submit(&harness, good_request(), &supervisor("INCA"))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied);
 }
 
 #[tokio::test]
@@ -672,59 +397,4 @@ async fn over_the_rate_limit_an_operator_is_told_when_to_retry() {
     )
     .await
     .unwrap();
-}
-
-#[tokio::test]
-async fn the_mandates_csv_import_is_all_or_nothing() {
-    let harness = start().await;
-    let pool = harness.database.connect().await.unwrap();
-    let bad = "patronato,codice_fiscale,valid_from,valid_until,reference,revoked_on
-ACLI,VRDGPP80A01H501U,2026-01-01,,M-1,
-ACLI,VRDGPP80A01H501X,2026-01-01,,M-2,
-ACLI,BNZVCN32S10E573Z,ieri,,M-3,
-";
-    let error = combipat_intake::import_mandates(&pool, bad.as_bytes())
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(error.contains("line 3: codice_fiscale"), "{error}");
-    assert!(error.contains("line 4: valid_from"), "{error}");
-    let acli: i64 = sqlx::query_scalar("SELECT count(*) FROM mandates WHERE patronato = 'ACLI'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(acli, 0, "nothing from a file with errors");
-
-    let good = "patronato,codice_fiscale,valid_from,valid_until,reference,revoked_on
-ACLI,VRDGPP80A01H501U,2026-01-01,,M-1,
-acli,rssmra85t10a562s,2026-01-01,2030-12-31,M-2,2026-06-30
-";
-    let imported = combipat_intake::import_mandates(&pool, good.as_bytes())
-        .await
-        .unwrap();
-    assert_eq!(
-        imported,
-        combipat_intake::Imported {
-            stored: 2,
-            revoked: 1
-        }
-    );
-    let acli_operator = operator_of("ACLI", "ACLI-RM-1");
-    submit(
-        &harness,
-        SubmitRequestRequest {
-            codice_fiscale: "VRDGPP80A01H501U".into(),
-            ..good_request()
-        },
-        &acli_operator,
-    )
-    .await
-    .unwrap();
-    let refused = submit(&harness, good_request(), &acli_operator)
-        .await
-        .unwrap_err();
-    assert!(
-        refused.message().contains("revoked on 2026-06-30"),
-        "{refused:?}"
-    );
 }

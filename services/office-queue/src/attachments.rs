@@ -2,9 +2,8 @@
 //! uploaded before an answer or a question and tied to it when it is sent. Bytes live in
 //! the store the services share; rows and events hold references.
 
-use combipat_domain::files as file_kinds;
+use combipat_platform::ApiError;
 use combipat_platform::files::{self, FileStore, STORED_FILE_COLUMNS, StoredFile};
-use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::AttachmentRef;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -19,25 +18,15 @@ pub async fn upload(
     uploaded_by: &str,
     call: combipat_proto::common::v1::UploadAttachmentRequest,
 ) -> Result<AttachmentRef, ApiError> {
-    let (file_name, kind) = file_kinds::check(&call.file_name, &call.media_type, &call.content)
-        .map_err(|problems| {
-            ApiError::InvalidArgument(
-                problems
-                    .into_iter()
-                    .map(|problem| Violation::new(problem.field, problem.reason))
-                    .collect(),
-            )
-        })?;
-    let id = Uuid::now_v7();
     let stored = store
-        .put(
+        .put_checked(
             crate::SERVICE_NAME,
-            id,
-            &file_name,
-            kind.media_type(),
+            &call.file_name,
+            &call.media_type,
             call.content.into(),
         )
         .await?;
+    let id = Uuid::parse_str(&stored.id).map_err(|error| ApiError::Internal(error.into()))?;
     sqlx::query(
         "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, sent_by, office_code, uploaded_by)
          VALUES ($1, $2, $3, $4, $5, $6, 'office', $7, $8)",

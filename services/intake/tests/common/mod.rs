@@ -15,11 +15,15 @@ use combipat_platform::auth::Role;
 use combipat_proto::common::v1::Motivo;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
 use combipat_proto::intake::v1::mandates_client::MandatesClient;
-use combipat_proto::intake::v1::{Mandate, PutMandatesRequest, SubmitRequestRequest};
+use combipat_proto::intake::v1::{
+    GetRequestRequest, GetRequestResponse, Mandate, PutMandatesRequest, SubmitRequestRequest,
+    SubmitRequestResponse,
+};
 use combipat_testkit::{
     TestBus, TestDatabase, TestService, grpc_channel, overrides, token, with_token,
 };
 use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -134,5 +138,61 @@ impl Harness {
             )
             .await
             .unwrap();
+    }
+}
+
+// Calls and fixtures the channel and access tests share.
+
+pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n";
+pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01";
+
+pub fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|bad| bad.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+pub async fn submit(
+    harness: &Harness,
+    request: SubmitRequestRequest,
+    token: &str,
+) -> Result<SubmitRequestResponse, tonic::Status> {
+    harness
+        .client
+        .clone()
+        .submit_request(with_token(request, token).unwrap())
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+pub async fn get(
+    harness: &Harness,
+    request_id: &str,
+    token: &str,
+) -> Result<GetRequestResponse, tonic::Status> {
+    harness
+        .client
+        .clone()
+        .get_request(
+            with_token(
+                GetRequestRequest {
+                    request_id: request_id.into(),
+                },
+                token,
+            )
+            .unwrap(),
+        )
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+pub fn sollecito_pratica(pratica: &str) -> SubmitRequestRequest {
+    SubmitRequestRequest {
+        motivo: Motivo::SollecitoPratica as i32,
+        topic: String::new(),
+        prestazione: "pensioni".into(),
+        pratica_protocol_number: pratica.into(),
+        ..good_request()
     }
 }
