@@ -26,8 +26,8 @@ return {count, redis.call('PTTL', KEYS[1])}
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitSettings {
-    /// `redis://host:port/db`.
-    pub redis_url: String,
+    /// `redis://[user:password@]host:port/db`; a secret, never printed.
+    pub redis_url: secrecy::SecretString,
     /// Calls one caller may make per window; 0 turns the limit off.
     pub calls_per_window: u32,
     pub window_seconds: u64,
@@ -45,9 +45,9 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(settings: RateLimitSettings) -> anyhow::Result<Self> {
-        let client = redis::Client::open(settings.redis_url.as_str()).map_err(|error| {
-            anyhow::anyhow!("rate_limit.redis_url `{}`: {error}", settings.redis_url)
-        })?;
+        use secrecy::ExposeSecret as _;
+        let client = redis::Client::open(settings.redis_url.expose_secret())
+            .map_err(|error| anyhow::anyhow!("rate_limit.redis_url is not a Redis URL: {error}"))?;
         Ok(Self {
             settings,
             client,
