@@ -26,13 +26,10 @@ pub struct MandateRow {
 
 impl From<MandateRow> for Mandate {
     fn from(row: MandateRow) -> Self {
+        // A revocation dated in the future is not in force yet.
+        let revoked = row.revoked_at.is_some_and(|at| at <= Utc::now());
         Mandate {
-            status: if row.revoked_at.is_some() {
-                "REVOKED"
-            } else {
-                "ACTIVE"
-            }
-            .to_owned(),
+            status: if revoked { "REVOKED" } else { "ACTIVE" }.to_owned(),
             patronato: row.patronato,
             codice_fiscale: row.codice_fiscale,
             valid_from: Some(to_timestamp(row.valid_from)),
@@ -299,6 +296,15 @@ mod tests {
         };
         let reason = refusal("INCA", cf, Some(&revoked), now).unwrap();
         assert!(reason.contains("revoked") && reason.contains("richiesta del cittadino"));
+        let revoked_later = MandateRow {
+            revoked_at: Some(now + Duration::days(30)),
+            ..mandate(now)
+        };
+        assert!(
+            refusal("INCA", cf, Some(&revoked_later), now).is_none(),
+            "a revocation dated later is not in force yet"
+        );
+        assert_eq!(Mandate::from(revoked_later).status, "ACTIVE");
         let future = MandateRow {
             valid_from: now + Duration::days(2),
             ..mandate(now)
