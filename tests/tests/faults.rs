@@ -170,6 +170,25 @@ async fn each_service_killed_mid_load_loses_nothing_and_duplicates_nothing() {
     .await;
 }
 
+/// The three services on `servers`, the operator's load running, and `fault` done once the
+/// load is well under way; then every request is counted.
+async fn under_load<F, Fut>(servers: &Servers, fault: F, name: &str)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let system = System::start_on(servers, None).await.unwrap();
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let load = tokio::spawn(operator_load(
+        system.intake.grpc_addr,
+        Arc::clone(&accepted),
+    ));
+    wait_for_accepted(&accepted, 15).await;
+    fault().await.unwrap();
+    load.await.unwrap().unwrap();
+    assert_exactly_once(&system, &accepted, name).await;
+}
+
 #[tokio::test]
 async fn a_rabbitmq_restart_under_load_loses_nothing_and_duplicates_nothing() {
     let mut broker = OwnRabbitMq::start().await.unwrap();
@@ -177,16 +196,12 @@ async fn a_rabbitmq_restart_under_load_loses_nothing_and_duplicates_nothing() {
         amqp_url: Some(broker.url()),
         ..Servers::default()
     };
-    let system = System::start_on(&servers, None).await.unwrap();
-    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let load = tokio::spawn(operator_load(
-        system.intake.grpc_addr,
-        Arc::clone(&accepted),
-    ));
-    wait_for_accepted(&accepted, 15).await;
-    broker.restart(Duration::from_secs(2)).await.unwrap();
-    load.await.unwrap().unwrap();
-    assert_exactly_once(&system, &accepted, "RabbitMQ restarted under load").await;
+    under_load(
+        &servers,
+        || broker.restart(Duration::from_secs(2)),
+        "RabbitMQ restarted under load",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -196,14 +211,10 @@ async fn a_postgresql_restart_under_load_loses_nothing_and_duplicates_nothing() 
         postgres_admin_url: Some(postgres.admin_url()),
         ..Servers::default()
     };
-    let system = System::start_on(&servers, None).await.unwrap();
-    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let load = tokio::spawn(operator_load(
-        system.intake.grpc_addr,
-        Arc::clone(&accepted),
-    ));
-    wait_for_accepted(&accepted, 15).await;
-    postgres.restart(Duration::from_secs(1)).await.unwrap();
-    load.await.unwrap().unwrap();
-    assert_exactly_once(&system, &accepted, "PostgreSQL restarted under load").await;
+    under_load(
+        &servers,
+        || postgres.restart(Duration::from_secs(1)),
+        "PostgreSQL restarted under load",
+    )
+    .await;
 }

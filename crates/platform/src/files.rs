@@ -52,14 +52,15 @@ impl FileStore {
     }
 
     /// Checks a file the channel is sent (`combipat_domain::files`: its bytes, size, name
-    /// and declared type) and stores it under a new id; every problem is a field violation.
+    /// and declared type) and stores it under a new id, answered with its reference; every
+    /// problem is a field violation.
     pub async fn put_checked(
         &self,
         service: &str,
         file_name: &str,
         media_type: &str,
         content: bytes::Bytes,
-    ) -> Result<AttachmentRef, ApiError> {
+    ) -> Result<(uuid::Uuid, AttachmentRef), ApiError> {
         let (file_name, kind) = combipat_domain::files::check(file_name, media_type, &content)
             .map_err(|problems| {
                 ApiError::InvalidArgument(
@@ -69,14 +70,9 @@ impl FileStore {
                         .collect(),
                 )
             })?;
+        let id = uuid::Uuid::now_v7();
         let stored = self
-            .put(
-                service,
-                uuid::Uuid::now_v7(),
-                &file_name,
-                kind.media_type(),
-                content,
-            )
+            .put(service, id, &file_name, kind.media_type(), content)
             .await?;
         metrics::counter!(
             "combipat_attachments_uploaded_total",
@@ -84,7 +80,7 @@ impl FileStore {
             "media_type" => kind.media_type()
         )
         .increment(1);
-        Ok(stored)
+        Ok((id, stored))
     }
 
     /// Stores `content` under a new key of `service`; the reference to put in rows and

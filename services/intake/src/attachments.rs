@@ -39,11 +39,10 @@ impl Attachments {
         media_type: &str,
         content: bytes::Bytes,
     ) -> Result<AttachmentRef, ApiError> {
-        let stored = self
+        let (id, stored) = self
             .store
             .put_checked(crate::SERVICE_NAME, file_name, media_type, content)
             .await?;
-        let id = Uuid::parse_str(&stored.id).map_err(|error| ApiError::Internal(error.into()))?;
         let row: StoredFile = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, patronato_office, uploaded_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {STORED_FILE_COLUMNS}"

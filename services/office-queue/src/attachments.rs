@@ -18,7 +18,7 @@ pub async fn upload(
     uploaded_by: &str,
     call: combipat_proto::common::v1::UploadAttachmentRequest,
 ) -> Result<AttachmentRef, ApiError> {
-    let stored = store
+    let (id, stored) = store
         .put_checked(
             crate::SERVICE_NAME,
             &call.file_name,
@@ -26,7 +26,6 @@ pub async fn upload(
             call.content.into(),
         )
         .await?;
-    let id = Uuid::parse_str(&stored.id).map_err(|error| ApiError::Internal(error.into()))?;
     sqlx::query(
         "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, sent_by, office_code, uploaded_by)
          VALUES ($1, $2, $3, $4, $5, $6, 'office', $7, $8)",

@@ -158,26 +158,39 @@ async fn after(
     }
 }
 
+/// An action of the request page: the call as the signed-in caller, then back to the page
+/// (or the page with the refusal above it).
+async fn act<Req, Resp, F, Fut>(
+    pages: &Pages,
+    headers: &HeaderMap,
+    id: &str,
+    call: Req,
+    method: F,
+) -> Response
+where
+    F: FnOnce(std::sync::Arc<crate::api::IntakeApi>, tonic::Request<Req>) -> Fut,
+    Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
+{
+    let session = match pages.session(headers) {
+        Ok(session) => session,
+        Err(response) => return *response,
+    };
+    let outcome = pages.call(&session, call, method).await.map(|_| ());
+    after(pages, &session, id, outcome).await
+}
+
 pub async fn sollecito(
     State(pages): State<Pages>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let session = match pages.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
+    let call = SendReminderRequest {
+        request_id: id.clone(),
     };
-    let outcome = pages
-        .call(
-            &session,
-            SendReminderRequest {
-                request_id: id.clone(),
-            },
-            |api, request| async move { api.send_reminder(request).await },
-        )
-        .await
-        .map(|_| ());
-    after(&pages, &session, &id, outcome).await
+    act(&pages, &headers, &id, call, |api, request| async move {
+        api.send_reminder(request).await
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -193,22 +206,15 @@ pub async fn rate(
     Path(id): Path<String>,
     Form(form): Form<RatingForm>,
 ) -> Response {
-    let session = match pages.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
     let call = RateAnswerRequest {
         request_id: id.clone(),
         rating: form.valutazione,
         comment: form.commento,
     };
-    let outcome = pages
-        .call(&session, call, |api, request| async move {
-            api.rate_answer(request).await
-        })
-        .await
-        .map(|_| ());
-    after(&pages, &session, &id, outcome).await
+    act(&pages, &headers, &id, call, |api, request| async move {
+        api.rate_answer(request).await
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -222,22 +228,15 @@ pub async fn reply(
     Path(id): Path<String>,
     Form(form): Form<ReplyForm>,
 ) -> Response {
-    let session = match pages.session(&headers) {
-        Ok(session) => session,
-        Err(response) => return *response,
-    };
     let call = ProvideInfoRequest {
         request_id: id.clone(),
         reply: form.reply,
         attachment_ids: Vec::new(),
     };
-    let outcome = pages
-        .call(&session, call, |api, request| async move {
-            api.provide_info(request).await
-        })
-        .await
-        .map(|_| ());
-    after(&pages, &session, &id, outcome).await
+    act(&pages, &headers, &id, call, |api, request| async move {
+        api.provide_info(request).await
+    })
+    .await
 }
 
 pub async fn attachment(
