@@ -64,3 +64,8 @@ token role *claims:
 # Apply each service's migrations to its local database.
 migrate: setup build
     for service in intake router office-queue; do cargo run -q -p combipat-$service -- migrate; done
+
+# The deployment checks, offline: Helm chart (lint, renders, contract, schemas), k8s/ manifests,
+# custom resources against their CRDs, security scan, alerts (promtool) and dashboards.
+check-deploy:
+    scripts/check-deploy.sh
