@@ -65,7 +65,6 @@ token role *claims:
 migrate: setup build
     for service in intake router office-queue; do cargo run -q -p combipat-$service -- migrate; done
 
-# The deployment checks, offline: Helm chart (lint, renders, contract, schemas), k8s/ manifests,
-# custom resources against their CRDs, security scan, alerts (promtool) and dashboards.
+# The deployment checks, offline: Helm chart, k8s/, CRD schemas, checkov, alerts and dashboards.
 check-deploy:
     scripts/check-deploy.sh
