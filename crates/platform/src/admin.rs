@@ -14,23 +14,35 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::messaging::StartGate;
+use crate::messaging::{ConsumerHealth, StartGate};
+use crate::outbox::RelayHealth;
 
 /// Whether this replica should receive traffic: up after start, down first at shutdown,
-/// and down whenever the database does not answer.
+/// down whenever the database does not answer or a consumer is paused by an outage. A broker
+/// outage is reported but keeps the replica ready: the outbox holds the events meanwhile, so
+/// the APIs can go on accepting work (taking every replica out of service would refuse it).
 #[derive(Debug, Clone)]
 pub struct Readiness {
     accepting: Arc<AtomicBool>,
     pool: PgPool,
     consumers: StartGate,
+    paused: Vec<ConsumerHealth>,
+    relay: RelayHealth,
 }
 
 impl Readiness {
-    pub fn new(pool: PgPool, consumers: StartGate) -> Self {
+    pub fn new(
+        pool: PgPool,
+        consumers: StartGate,
+        paused: Vec<ConsumerHealth>,
+        relay: RelayHealth,
+    ) -> Self {
         Self {
             accepting: Arc::new(AtomicBool::new(false)),
             pool,
             consumers,
+            paused,
+            relay,
         }
     }
 
@@ -38,17 +50,27 @@ impl Readiness {
         self.accepting.store(accepting, Ordering::SeqCst);
     }
 
-    async fn check(&self) -> Result<(), &'static str> {
+    /// `Ok(warnings)` when ready, `Err(problems)` when not.
+    async fn check(&self) -> Result<Vec<String>, Vec<String>> {
+        let mut problems = Vec::new();
         if !self.accepting.load(Ordering::SeqCst) {
-            return Err("not accepting work (starting or shutting down)");
+            problems.push("not accepting work (starting or shutting down)".to_owned());
         }
         if !self.consumers.all_started() {
-            return Err("consumers are not attached to their queues yet");
+            problems.push("consumers are not attached to their queues yet".to_owned());
         }
+        problems.extend(self.paused.iter().filter_map(ConsumerHealth::problem));
         let ping = sqlx::query("SELECT 1").execute(&self.pool);
         match tokio::time::timeout(Duration::from_secs(2), ping).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(_)) | Err(_) => Err("database not reachable"),
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => problems.push("database not reachable".to_owned()),
+        }
+        let warnings: Vec<String> = self.relay.problem().into_iter().collect();
+        if problems.is_empty() {
+            Ok(warnings)
+        } else {
+            problems.extend(warnings);
+            Err(problems)
         }
     }
 }
@@ -75,8 +97,18 @@ pub fn router(
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {
     match state.readiness.check().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
+        Ok(warnings) => (
+            StatusCode::OK,
+            std::iter::once("ready".to_owned())
+                .chain(
+                    warnings
+                        .into_iter()
+                        .map(|warning| format!("warning: {warning}")),
+                )
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        Err(problems) => (StatusCode::SERVICE_UNAVAILABLE, problems.join("\n")),
     }
 }
 

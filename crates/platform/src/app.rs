@@ -18,14 +18,14 @@ use tonic::service::Routes;
 
 use crate::admin::{self, Readiness};
 use crate::auth::{AuthInterceptor, Authenticator};
+use crate::clock::Clock;
 use crate::grpc::{GrpcServer, set_not_serving};
-use crate::messaging::{Broker, EventHandler, QueueSpec, StartGate, run_consumer};
-use crate::outbox::{OutboxWaker, run_relay};
+use crate::handler::{Transactional, TransactionalHandler};
+use crate::messaging::{BatchHandler, Broker, Consumer, ConsumerHealth, QueueSpec, StartGate};
+use crate::outbox::{OutboxWaker, RelayHealth, run_relay};
 use crate::settings::{PlatformSettings, Settings};
 use serde::de::DeserializeOwned;
 
-/// A background task (consumer, queue declaration, key refresh) started with the service
-/// and stopped with the consumers.
 /// What a service tells the platform: its name, defaults, migrations, and how to assemble
 /// itself once the platform has connected the database and loaded the token keys.
 pub trait ServiceDefinition: 'static {
@@ -68,7 +68,16 @@ pub fn load_settings<S: ServiceDefinition>(
 pub async fn start<S: ServiceDefinition>(
     settings: Settings<S::Own>,
 ) -> anyhow::Result<RunningService> {
-    let context = ServiceContext::start(S::NAME, settings.platform, S::migrations()).await?;
+    start_with_clock::<S>(settings, Clock::system()).await
+}
+
+/// [`start`] with a clock of the caller's (tests move it to test time-dependent rules).
+pub async fn start_with_clock<S: ServiceDefinition>(
+    settings: Settings<S::Own>,
+    clock: Clock,
+) -> anyhow::Result<RunningService> {
+    let mut context = ServiceContext::start(S::NAME, settings.platform, S::migrations()).await?;
+    context.clock = clock;
     S::build(settings.service, context).await
 }
 
@@ -81,9 +90,13 @@ pub struct ServiceContext {
     pub pool: PgPool,
     pub broker: Broker,
     pub outbox: OutboxWaker,
+    /// What every time-dependent rule reads (tests move it).
+    pub clock: Clock,
     authenticator: Authenticator,
     consumers: Vec<ConsumerStarter>,
     start_gate: StartGate,
+    consumer_health: Vec<ConsumerHealth>,
+    relay_health: RelayHealth,
 }
 
 impl ServiceContext {
@@ -106,10 +119,14 @@ impl ServiceContext {
             pool,
             broker,
             outbox: OutboxWaker::default(),
+            clock: Clock::system(),
             authenticator,
             consumers: Vec::new(),
             start_gate: StartGate::default(),
+            consumer_health: Vec::new(),
+            relay_health: RelayHealth::default(),
         };
+        context.add_platform_tasks();
         if !context.settings.auth.jwks_url.is_empty() {
             let authenticator = context.authenticator.clone();
             let url = context.settings.auth.jwks_url.clone();
@@ -131,22 +148,62 @@ impl ServiceContext {
         &self.authenticator
     }
 
-    /// Registers a consumer, started when the service runs.
-    /// The service reports ready only once this consumer is attached to its queue.
-    pub fn add_consumer<H: EventHandler>(&mut self, spec: QueueSpec, handler: Arc<H>) {
+    /// Registers a consumer of `spec`'s queue with a transactional handler, started when the
+    /// service runs. The service reports ready only once it is attached to its queue, and not
+    /// while it is paused by a dependency outage.
+    pub fn add_consumer<H: TransactionalHandler>(&mut self, spec: QueueSpec, handler: H) {
+        let consumer = self.consumer(spec, handler, true);
+        self.consumers
+            .push(Box::new(move |stop| Box::pin(consumer.run(stop))));
+    }
+
+    /// A consumer for the service to run itself (e.g. only once some condition holds, as
+    /// router waits for an active ruleset). `counted`: readiness waits for it to attach.
+    pub fn consumer<H: TransactionalHandler>(
+        &mut self,
+        spec: QueueSpec,
+        handler: H,
+        counted: bool,
+    ) -> Consumer<Transactional<H>> {
+        let handler = Arc::new(Transactional::new(
+            self.pool.clone(),
+            self.outbox.clone(),
+            handler,
+        ));
+        self.batch_consumer(spec, handler, counted)
+    }
+
+    /// A consumer with a handler of its own making (no inbox or transaction from the
+    /// platform); prefer [`Self::consumer`].
+    pub fn batch_consumer<H: BatchHandler>(
+        &mut self,
+        spec: QueueSpec,
+        handler: Arc<H>,
+        counted: bool,
+    ) -> Consumer<H> {
+        let health = ConsumerHealth::new(spec.name);
+        self.consumer_health.push(health.clone());
+        Consumer {
+            broker: self.broker.clone(),
+            spec,
+            handler,
+            health,
+            deadline: self.settings.shutdown.deadline(),
+            started: counted.then(|| self.start_gate.expect()),
+        }
+    }
+
+    /// What every service runs beside its own work: its queues' depths as metrics, the
+    /// outbox gauges and the inbox cleanup.
+    fn add_platform_tasks(&mut self) {
         let broker = self.broker.clone();
-        let deadline = self.settings.shutdown.deadline();
-        let started = self.start_gate.expect();
-        self.consumers.push(Box::new(move |stop| {
-            Box::pin(run_consumer(
-                broker,
-                spec,
-                handler,
-                stop,
-                deadline,
-                Some(started),
-            ))
-        }));
+        self.add_background(move |stop| {
+            Box::pin(crate::messaging::report_queue_depths(broker, stop))
+        });
+        let (pool, outbox) = (self.pool.clone(), self.settings.outbox.clone());
+        self.add_background(move |stop| Box::pin(crate::outbox::run_gauges(pool, outbox, stop)));
+        let (pool, inbox) = (self.pool.clone(), self.settings.inbox.clone());
+        self.add_background(move |stop| Box::pin(crate::inbox::run_cleanup(pool, inbox, stop)));
     }
 
     /// Runs a task beside the servers until the service stops (e.g. a cache reloader).
@@ -173,7 +230,12 @@ impl ServiceContext {
         let http = admin::bind(&self.settings.http.address()).await?;
         let grpc_addr = grpc.local_addr()?;
         let http_addr = http.local_addr()?;
-        let readiness = Readiness::new(self.pool.clone(), self.start_gate.clone());
+        let readiness = Readiness::new(
+            self.pool.clone(),
+            self.start_gate.clone(),
+            self.consumer_health.clone(),
+            self.relay_health.clone(),
+        );
         let http_router = admin::router(readiness.clone(), crate::metrics::install(), http_routes);
         tracing::info!(service = self.name, grpc.address = %grpc_addr, http.address = %http_addr, "listening");
         Ok(RunningService {
@@ -247,6 +309,7 @@ impl RunningService {
             context.broker.clone(),
             context.settings.outbox.clone(),
             context.outbox.clone(),
+            context.relay_health.clone(),
             relay_stop.clone(),
         ));
         readiness.set_accepting(true);

@@ -23,6 +23,10 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Declare the whole messaging topology (every service's queues, bindings, retry and
+    /// dead-letter queues, the history stream) and exit: the deployment step that runs
+    /// before any service, so no event is published before its queues exist.
+    Topology,
     /// Move dead-lettered events back to their queue once the cause is fixed, e.g.
     /// `replay-dead-letters router.requests`.
     ReplayDeadLetters {
@@ -82,6 +86,7 @@ pub fn main<S: ServiceDefinition>() -> ExitCode {
         let outcome = match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve::<S>(settings).await,
             Command::Migrate => migrate::<S>(&settings).await,
+            Command::Topology => topology::<S>(&settings).await,
             Command::ReplayDeadLetters { queue, limit } => {
                 let broker = crate::messaging::Broker::new(S::NAME, settings.platform.amqp.clone());
                 crate::messaging::replay_dead_letters(&broker, &queue, limit)
@@ -108,6 +113,19 @@ async fn serve<S: ServiceDefinition>(settings: Settings<S::Own>) -> anyhow::Resu
         stop.cancel();
     });
     service.run_until_stopped().await
+}
+
+async fn topology<S: ServiceDefinition>(settings: &Settings<S::Own>) -> anyhow::Result<()> {
+    let broker = crate::messaging::Broker::new(S::NAME, settings.platform.amqp.clone());
+    let connection = broker.connect("topology").await?;
+    let channel = connection.create_channel().await?;
+    crate::messaging::declare_all(&channel, &broker).await?;
+    connection.close(200, "declared".into()).await?;
+    tracing::info!(
+        queues = crate::messaging::catalogue::CATALOGUE.len(),
+        "topology declared"
+    );
+    Ok(())
 }
 
 async fn migrate<S: ServiceDefinition>(settings: &Settings<S::Own>) -> anyhow::Result<()> {

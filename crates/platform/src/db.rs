@@ -39,3 +39,29 @@ pub async fn migrate(pool: &PgPool, service: &Migrator) -> anyhow::Result<()> {
         .await
         .context("database migration failed")
 }
+
+/// Whether `error` means the database cannot be reached or cannot take work now (no
+/// connection, a pool timeout, a server shutting down or refusing connections), as opposed to
+/// a failure of this statement. The first is a dependency outage (consumers pause, APIs
+/// answer UNAVAILABLE); the second is the operation's own.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            // Class 08: connection exceptions. 57P01-57P03: the server is shutting down or
+            // starting. 53300: too many connections. 55000 at connect time: the database does
+            // not accept connections (ALTER DATABASE ... ALLOW_CONNECTIONS false).
+            code.starts_with("08")
+                || matches!(
+                    code.as_ref(),
+                    "57P01" | "57P02" | "57P03" | "53300" | "55000"
+                )
+        }),
+        _ => false,
+    }
+}

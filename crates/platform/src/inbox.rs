@@ -1,29 +1,90 @@
-//! Exactly one effect per event: a consumer records the event id in the same transaction as
-//! the effect; a redelivery finds it there and does nothing.
+//! Exactly one effect per event: a consumer records the event ids in the same transaction as
+//! the effects; a redelivery finds them there and does nothing. Rows are kept for
+//! `inbox.retention_hours` (longer than any redelivery: the retry schedule, a dead letter's
+//! replay), then deleted in small batches.
 
-use sqlx::PgConnection;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::metrics as m;
+use crate::settings::InboxSettings;
 
-/// Records `event_id` for `consumer`. Returns `false` when it was already recorded, in which
-/// case the caller must skip the effect (and may commit or roll back: nothing changed).
-pub async fn first_delivery(
+/// Records `event_ids` for `consumer` and returns the ones recorded now: the caller applies
+/// those and skips the rest (already applied by an earlier delivery).
+pub async fn first_deliveries(
     connection: &mut PgConnection,
     consumer: &'static str,
-    event_id: Uuid,
-) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO platform_inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    event_ids: &[Uuid],
+) -> sqlx::Result<HashSet<Uuid>> {
+    let distinct: HashSet<Uuid> = event_ids.iter().copied().collect();
+    let ids: Vec<Uuid> = distinct.iter().copied().collect();
+    let fresh: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO platform_inbox (consumer, event_id)
+         SELECT $1, id FROM unnest($2::uuid[]) AS given(id)
+         ON CONFLICT DO NOTHING RETURNING event_id",
     )
     .bind(consumer)
-    .bind(event_id)
-    .execute(connection)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        metrics::counter!(m::INBOX_DUPLICATES, "consumer" => consumer).increment(1);
-        tracing::info!(consumer, %event_id, "event already processed; skipping");
+    .bind(&ids)
+    .fetch_all(connection)
+    .await?;
+    let duplicates = event_ids.len() - fresh.len();
+    if duplicates > 0 {
+        metrics::counter!(m::INBOX_DUPLICATES, "consumer" => consumer)
+            .increment(u64::try_from(duplicates).unwrap_or(u64::MAX));
+        tracing::info!(
+            consumer,
+            duplicates,
+            "events already processed; skipping them"
+        );
     }
-    Ok(inserted == 1)
+    Ok(fresh.into_iter().collect())
+}
+
+/// Deletes inbox rows older than the retention, `cleanup_batch` at a time, every
+/// `cleanup_interval_ms`, until `stop`. Every replica may run it: the deletes skip rows
+/// another replica is deleting.
+pub async fn run_cleanup(pool: PgPool, settings: InboxSettings, stop: CancellationToken) {
+    let interval = Duration::from_millis(settings.cleanup_interval_ms.max(1_000));
+    loop {
+        match delete_expired(&pool, &settings).await {
+            Ok(deleted) if deleted > 0 => {
+                tracing::info!(deleted, "expired inbox rows deleted");
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "inbox cleanup failed; trying again later")
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// One pass of the cleanup: every row older than the retention, in batches. Returns how many.
+pub async fn delete_expired(pool: &PgPool, settings: &InboxSettings) -> sqlx::Result<u64> {
+    let mut total = 0;
+    loop {
+        let deleted = sqlx::query(
+            "DELETE FROM platform_inbox WHERE ctid IN (
+                 SELECT ctid FROM platform_inbox
+                 WHERE processed_at < now() - make_interval(hours => $1)
+                 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(i32::try_from(settings.retention_hours).unwrap_or(i32::MAX))
+        .bind(settings.cleanup_batch.max(1))
+        .execute(pool)
+        .await?
+        .rows_affected();
+        metrics::counter!(m::INBOX_DELETED).increment(deleted);
+        total += deleted;
+        if deleted < u64::try_from(settings.cleanup_batch.max(1)).unwrap_or(u64::MAX) {
+            return Ok(total);
+        }
+    }
 }

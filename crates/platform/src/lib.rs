@@ -5,11 +5,14 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod db;
 pub mod error;
+pub mod failpoint;
 pub mod files;
 pub mod grpc;
 pub mod grpc_client;
+pub mod handler;
 pub mod inbox;
 pub mod json_api;
 pub mod messaging;
@@ -22,5 +25,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod time;
 
-pub use app::{RunningService, ServiceContext, ServiceDefinition, load_settings, start};
+pub use app::{
+    RunningService, ServiceContext, ServiceDefinition, load_settings, start, start_with_clock,
+};
 pub use error::{ApiError, Violation};

@@ -13,12 +13,36 @@ pub const MESSAGE_PROCESSING_SECONDS: &str = "combipat_message_processing_second
 /// Counter {routing_key, outcome=confirmed|refused}: events the outbox relay published, or
 /// that the broker refused (unroutable or nacked; they are retried with a backoff).
 pub const MESSAGES_PUBLISHED: &str = "combipat_messages_published_total";
-/// Gauge: rows waiting in the outbox (refreshed by the relay at most once a second).
+/// Gauge: rows waiting in the outbox, parked ones included (read from the database every
+/// `outbox.gauge_interval_ms`, whether or not the broker answers).
 pub const OUTBOX_PENDING: &str = "combipat_outbox_pending";
+/// Gauge: age in seconds of the oldest row in the outbox (0 when empty).
+pub const OUTBOX_OLDEST_AGE: &str = "combipat_outbox_oldest_age_seconds";
 /// Counter {consumer}: redelivered events the inbox recognised and skipped.
 pub const INBOX_DUPLICATES: &str = "combipat_inbox_duplicates_total";
+/// Counter: inbox rows deleted after `inbox.retention_hours`.
+pub const INBOX_DELETED: &str = "combipat_inbox_deleted_total";
 /// Counter {task}: broker connections lost and re-opened.
 pub const AMQP_RECONNECTS: &str = "combipat_amqp_reconnects_total";
+/// Gauge {task}: 1 while the task (a consumer's queue, `outbox`) holds a broker connection.
+pub const BROKER_CONNECTED: &str = "combipat_broker_connected";
+/// Gauge {queue}: 1 while a consumer is paused because a dependency is down.
+pub const CONSUMER_PAUSED: &str = "combipat_consumer_paused";
+/// Counter {queue}: pauses begun.
+pub const CONSUMER_PAUSES: &str = "combipat_consumer_pauses_total";
+/// Gauges {queue}: messages waiting and consumers attached, for each of the service's own
+/// queues (main, retry, dead-letter), names without the prefix.
+pub const QUEUE_MESSAGES: &str = "combipat_queue_messages";
+pub const QUEUE_CONSUMERS: &str = "combipat_queue_consumers";
+/// Gauge {kind}: durable jobs waiting (due or not).
+pub const JOBS_PENDING: &str = "combipat_jobs_pending";
+/// Counter {kind, outcome=done|retried|dead|lost_lease}: jobs run.
+pub const JOBS_FIRED: &str = "combipat_jobs_fired_total";
+/// Histogram {kind}: seconds from a job's due time to its firing.
+pub const JOB_LATENESS: &str = "combipat_job_lateness_seconds";
+/// Counter {kind}: jobs that fired later than `jobs.catch_up_after_ms` (missed, e.g. during
+/// downtime, and fired once, late).
+pub const JOBS_CAUGHT_UP: &str = "combipat_jobs_caught_up_total";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 const PLATFORM_DEFAULTS: &str = include_str!("../defaults.toml");
 
 /// Settings that hold lists; in environment variables and overrides they are comma separated.
-const LIST_KEYS: &[&str] = &["amqp.retry_delays_ms"];
+const LIST_KEYS: &[&str] = &["amqp.retry_delays_ms", "amqp.url"];
 
 /// Environment variable naming an optional extra settings file (TOML).
 pub const CONFIG_FILE_ENV: &str = "COMBIPAT_CONFIG_FILE";
@@ -36,6 +36,8 @@ pub struct PlatformSettings {
     pub database: DatabaseSettings,
     pub amqp: AmqpSettings,
     pub outbox: OutboxSettings,
+    pub inbox: InboxSettings,
+    pub jobs: JobsSettings,
     pub auth: AuthSettings,
     pub telemetry: TelemetrySettings,
     pub shutdown: ShutdownSettings,
@@ -68,13 +70,34 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmqpSettings {
-    pub url: SecretString,
+    /// One URL per cluster node (a list; comma separated in variables): a connection tries
+    /// them in turn, so losing one node moves every task to another.
+    pub url: Vec<SecretString>,
     pub exchange: String,
     pub queue_prefix: String,
     pub prefetch: u16,
+    /// Deliveries a consumer commits in one transaction (1: one transaction per event).
+    pub batch_size: u16,
+    /// The retry schedule: the delay before each retry of an event that failed for a
+    /// transient reason, one retry queue per distinct delay.
     pub retry_delays_ms: Vec<u64>,
+    /// After the list, keep retrying with the last delay until this long after the first
+    /// failure (0: the list is the whole schedule); then the dead-letter queue.
+    pub retry_for_ms: u64,
+    /// Each delay is spread by up to this fraction either way (0 to 0.2), so that events
+    /// that failed together do not all come back together.
+    pub retry_jitter: f64,
     pub delivery_limit: u32,
     pub reconnect_delay_ms: u64,
+    /// Longest wait between two reconnection attempts (the delay doubles up to it).
+    pub reconnect_max_delay_ms: u64,
+    /// Every event also goes to this stream, kept by age and size, so a consumer added
+    /// later (reporting) can read history from the first event kept.
+    pub history_max_age: String,
+    pub history_max_bytes: u64,
+    pub history_segment_bytes: u64,
+    /// How often each service reads the depth of its own queues for the metrics.
+    pub queue_metrics_interval_ms: u64,
     /// Queues unused for this long are deleted by the broker. Only tests set it.
     #[serde(default)]
     pub queue_expires_ms: Option<u64>,
@@ -84,6 +107,10 @@ impl AmqpSettings {
     pub fn reconnect_delay(&self) -> Duration {
         Duration::from_millis(self.reconnect_delay_ms)
     }
+
+    pub fn reconnect_max_delay(&self) -> Duration {
+        Duration::from_millis(self.reconnect_max_delay_ms.max(self.reconnect_delay_ms))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +118,39 @@ impl AmqpSettings {
 pub struct OutboxSettings {
     pub batch_size: i64,
     pub poll_interval_ms: u64,
+    /// A publish and its confirm must finish within this, or the session starts over.
+    pub publish_timeout_ms: u64,
+    /// How often the pending count and the oldest event's age are read for the metrics.
+    pub gauge_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxSettings {
+    /// How long a processed event's id is kept. It must outlast every redelivery: the
+    /// retry schedule (`amqp.retry_for_ms`) and a dead letter's replay.
+    pub retention_hours: u64,
+    pub cleanup_interval_ms: u64,
+    /// Rows deleted per statement, so a cleanup never holds long locks.
+    pub cleanup_batch: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsSettings {
+    /// How often an idle runner looks for due jobs (it also wakes when a job is scheduled
+    /// in this process).
+    pub poll_interval_ms: u64,
+    /// Jobs claimed at once by one runner.
+    pub claim_batch: i64,
+    /// Jobs run at once by one runner.
+    pub concurrency: usize,
+    /// A claimed job's lease; renewed every third of it while the job runs, so a killed
+    /// replica's jobs are taken over by another after at most this long.
+    pub lease_ms: u64,
+    /// A job that fires more than this after its due time counts as caught up (it was
+    /// missed, e.g. during downtime, and fires once, late).
+    pub catch_up_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +212,17 @@ pub fn load<S: DeserializeOwned>(
         .try_deserialize()
         .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))?;
     Ok(Settings { platform, service })
+}
+
+/// One section of the platform's settings from the same layers (defaults, file, environment,
+/// `overrides`): e.g. the `amqp` settings a tool or a test needs without a whole service.
+pub fn platform_section<T: DeserializeOwned>(
+    section: &str,
+    overrides: &[(String, String)],
+) -> anyhow::Result<T> {
+    layers("", overrides)?
+        .get(section)
+        .map_err(|error| anyhow::anyhow!("invalid settings: {error}"))
 }
 
 fn layers(service_defaults: &str, overrides: &[(String, String)]) -> anyhow::Result<Config> {
@@ -221,8 +292,9 @@ mod tests {
         assert_eq!(settings.platform.amqp.exchange, "combipat.events");
         assert_eq!(
             settings.platform.amqp.retry_delays_ms,
-            vec![1000, 10000, 60000]
+            vec![1000, 10_000, 60_000, 600_000, 3_600_000]
         );
+        assert_eq!(settings.platform.amqp.url.len(), 1);
     }
 
     #[test]

@@ -10,7 +10,10 @@ use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
 use prost::Message as _;
 
-const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// Where tests find RabbitMQ: `just test` exports a virtual host of the run's own
+/// (`scripts/test-vhost.sh`); the default suits the development broker.
+const AMQP_URL_ENV: &str = "COMBIPAT_TEST_AMQP_URL";
+const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// An exchange and a queue prefix of this test's own.
 #[derive(Debug, Clone)]
@@ -29,7 +32,7 @@ impl Default for TestBus {
 
 impl TestBus {
     pub fn new() -> Self {
-        Self::on(AMQP_URL)
+        Self::on(&std::env::var(AMQP_URL_ENV).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()))
     }
 
     /// A bus on another broker (a test's own, e.g. one it restarts).
@@ -52,18 +55,37 @@ impl TestBus {
         Ok((connection, channel))
     }
 
-    /// Settings for platform code that talks to this bus directly (e.g. a replay).
+    /// Settings for platform code that talks to this bus directly (e.g. a replay): the
+    /// platform's, with the bus's overrides.
     pub fn amqp_settings(&self) -> AmqpSettings {
-        AmqpSettings {
-            url: self.url.clone().into(),
-            exchange: self.exchange.clone(),
-            queue_prefix: self.queue_prefix.clone(),
-            prefetch: 16,
-            retry_delays_ms: vec![100, 200],
-            delivery_limit: 20,
-            reconnect_delay_ms: 200,
-            queue_expires_ms: Some(60_000),
-        }
+        #[allow(
+            clippy::expect_used,
+            reason = "the platform defaults and the test overrides are fixed"
+        )]
+        combipat_platform::settings::platform_section("amqp", &self.overrides())
+            .expect("the test bus's AMQP settings")
+    }
+
+    /// The settings that point a service at this bus, with the short delays tests use.
+    pub fn overrides(&self) -> Vec<(String, String)> {
+        [
+            ("amqp.url", self.url.clone()),
+            ("amqp.exchange", self.exchange.clone()),
+            ("amqp.queue_prefix", self.queue_prefix.clone()),
+            // Queues of a test nobody consumes any more go away by themselves.
+            ("amqp.queue_expires_ms", "60000".to_owned()),
+            ("amqp.retry_delays_ms", "100,200".to_owned()),
+            ("amqp.retry_for_ms", "0".to_owned()),
+            ("amqp.reconnect_delay_ms", "100".to_owned()),
+            ("amqp.reconnect_max_delay_ms", "1000".to_owned()),
+            ("amqp.history_max_age", "1h".to_owned()),
+            ("amqp.history_max_bytes", "100000000".to_owned()),
+            ("amqp.history_segment_bytes", "1000000".to_owned()),
+            ("amqp.queue_metrics_interval_ms", "500".to_owned()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
     }
 
     /// Publishes raw bytes to the exchange with a confirm, as a service would.

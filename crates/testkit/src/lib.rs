@@ -42,12 +42,8 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
         ("http.port", "0".to_owned()),
         ("database.url", database.url.clone()),
         ("database.max_connections", "5".to_owned()),
-        ("amqp.url", bus.url.clone()),
-        ("amqp.exchange", bus.exchange.clone()),
-        ("amqp.queue_prefix", bus.queue_prefix.clone()),
-        ("amqp.queue_expires_ms", "60000".to_owned()),
-        ("amqp.retry_delays_ms", "100,200".to_owned()),
         ("outbox.poll_interval_ms", "100".to_owned()),
+        ("outbox.gauge_interval_ms", "200".to_owned()),
         ("shutdown.deadline_ms", "5000".to_owned()),
         ("auth.public_key_path", dev_key("dev-jwt-public.pem")),
         (
@@ -74,6 +70,7 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
+    .chain(bus.overrides())
     .collect()
 }
 

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use combipat_domain::Territory;
 use combipat_platform::ApiError;
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
 use combipat_platform::grpc_client::authorization;
-use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::rate_limit::RateLimiter;
 use combipat_platform::time::to_timestamp;
 use combipat_proto::common::v1::{
@@ -34,8 +34,8 @@ use crate::validation::validate;
 
 pub struct IntakeApi {
     pub pool: PgPool,
+    pub desk: store::Desk,
     pub territory: Arc<Territory>,
-    pub outbox: OutboxWaker,
     pub attachments: Attachments,
     pub limiter: Arc<RateLimiter>,
     pub router: crate::router_client::Router,
@@ -72,16 +72,11 @@ fn content_hash(request: &SubmitRequestRequest) -> String {
     hex::encode(Sha256::digest(content.encode_to_vec()))
 }
 
-fn sollecito_state(stored: &store::StoredRequest) -> SollecitoState {
+fn sollecito_state(stored: &store::StoredRequest, now: DateTime<Utc>) -> SollecitoState {
     use combipat_domain::sollecito::{self, SollecitoRefusal};
     let answered = stored.status == status::ANSWERED || stored.status == status::CLOSED;
     let sent = u32::try_from(stored.solleciti).unwrap_or_default();
-    match sollecito::check(
-        stored.submitted_at,
-        answered,
-        stored.last_sollecito_at,
-        chrono::Utc::now(),
-    ) {
+    match sollecito::check(stored.submitted_at, answered, stored.last_sollecito_at, now) {
         Ok(()) => SollecitoState {
             allowed: true,
             sent,
@@ -112,11 +107,10 @@ impl Intake for IntakeApi {
         let valid =
             validate(request.get_ref(), &self.territory).map_err(ApiError::InvalidArgument)?;
         let hash = content_hash(request.get_ref());
-        let submitted = store::submit(&self.pool, &operator, &valid, &hash).await?;
+        let submitted = store::submit(&self.desk, &operator, &valid, &hash).await?;
         if submitted.replayed {
             tracing::info!(request.id = %submitted.request_id, "idempotent retry answered with the first result");
         } else {
-            self.outbox.wake();
             metrics::counter!("combipat_requests_submitted_total").increment(1);
             tracing::info!(request.id = %submitted.request_id, protocol_number = %submitted.protocol_number, "request submitted");
         }
@@ -176,7 +170,7 @@ impl Intake for IntakeApi {
         let ratings = crate::rating::of_request(&self.pool, request_id)
             .await
             .map_err(ApiError::from)?;
-        let sollecito = sollecito_state(&stored);
+        let sollecito = sollecito_state(&stored, self.desk.clock.now());
         let office = stored
             .office_code
             .map(|code| office_ref(code, stored.office_name));
@@ -216,14 +210,13 @@ impl Intake for IntakeApi {
         let call = request.into_inner();
         let request_id = request_id(&call.request_id)?;
         let status = crate::reply::provide_info(
-            &self.pool,
+            &self.desk,
             &operator,
             request_id,
             &call.reply,
             &call.attachment_ids,
         )
         .await?;
-        self.outbox.wake();
         Ok(Response::new(ProvideInfoResponse {
             status: status.to_owned(),
         }))
@@ -236,8 +229,7 @@ impl Intake for IntakeApi {
         let operator = operator(principal(&request)?)?;
         self.limiter.check("write", &operator.id).await?;
         let request_id = request_id(&request.get_ref().request_id)?;
-        let (solleciti, next) = crate::reminder::send(&self.pool, &operator, request_id).await?;
-        self.outbox.wake();
+        let (solleciti, next) = crate::reminder::send(&self.desk, &operator, request_id).await?;
         Ok(Response::new(SendReminderResponse {
             solleciti,
             next_possible_from: Some(to_timestamp(next)),

@@ -56,16 +56,15 @@ impl ServiceDefinition for Service {
                 .load()
                 .context("cannot load the ANPR territory (territory.*)")?,
         );
-        context.add_consumer(
-            status::QUEUE,
-            Arc::new(status::StatusHandler {
-                pool: context.pool.clone(),
-            }),
-        );
+        context.add_consumer(status::QUEUE, status::StatusHandler);
         let api = Arc::new(api::IntakeApi {
             pool: context.pool.clone(),
+            desk: store::Desk {
+                pool: context.pool.clone(),
+                outbox: context.outbox.clone(),
+                clock: context.clock.clone(),
+            },
             territory,
-            outbox: context.outbox.clone(),
             attachments: attachments::Attachments::new(
                 combipat_platform::files::FileStore::new(&own.attachments)
                     .context("attachments.*")?,

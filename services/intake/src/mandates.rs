@@ -106,9 +106,10 @@ pub async fn require(
     connection: &mut PgConnection,
     patronato: &str,
     codice_fiscale: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     let mandate = find(connection, patronato, codice_fiscale).await?;
-    match refusal(patronato, codice_fiscale, mandate.as_ref(), Utc::now()) {
+    match refusal(patronato, codice_fiscale, mandate.as_ref(), now) {
         Some(reason) => Err(ApiError::PermissionDenied(reason)),
         None => Ok(()),
     }

@@ -7,12 +7,11 @@ use combipat_platform::messaging::new_envelope;
 use combipat_platform::{ApiError, outbox};
 use combipat_proto::events::v1::RequestSollecito;
 use combipat_proto::events::v1::envelope::Payload;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::SERVICE_NAME;
 use crate::status::{ANSWERED, CLOSED};
-use crate::store::Operator;
+use crate::store::{Desk, Operator};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -25,12 +24,12 @@ struct Row {
 
 /// Sends a sollecito now; returns the count and when the next one becomes possible.
 pub async fn send(
-    pool: &PgPool,
+    desk: &Desk,
     operator: &Operator,
     request_id: Uuid,
 ) -> Result<(u32, DateTime<Utc>), ApiError> {
-    let now = Utc::now();
-    let mut transaction = pool.begin().await?;
+    let now = desk.clock.now();
+    let mut transaction = desk.pool.begin().await?;
     let row: Row = sqlx::query_as(
         "SELECT status, patronato_office, submitted_at, solleciti, last_sollecito_at FROM requests WHERE id = $1 FOR UPDATE",
     )
@@ -74,6 +73,6 @@ pub async fn send(
         &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
     )
     .await?;
-    transaction.commit().await?;
+    desk.outbox.commit(transaction).await?;
     Ok((count, sollecito::possible_from(row.submitted_at, Some(now))))
 }

@@ -1,22 +1,20 @@
 //! `ProvideInfo`: the operator's reply when the office asked for more information. The
 //! reply, the request's new status and the event leave in one transaction.
 
-use chrono::Utc;
 use combipat_platform::messaging::new_envelope;
 use combipat_platform::{ApiError, Violation, outbox};
 use combipat_proto::events::v1::RequestInfoProvided;
 use combipat_proto::events::v1::envelope::Payload;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::SERVICE_NAME;
 use crate::status::{INFO_REQUESTED, ROUTED};
-use crate::store::Operator;
+use crate::store::{Desk, Operator};
 
 const REPLY_MAX_CHARS: usize = 4000;
 
 pub async fn provide_info(
-    pool: &PgPool,
+    desk: &Desk,
     operator: &Operator,
     request_id: Uuid,
     reply: &str,
@@ -31,7 +29,7 @@ pub async fn provide_info(
     if !violations.is_empty() {
         return Err(ApiError::InvalidArgument(violations));
     }
-    let mut transaction = pool.begin().await?;
+    let mut transaction = desk.pool.begin().await?;
     let found: Option<(String, String)> =
         sqlx::query_as("SELECT status, patronato_office FROM requests WHERE id = $1 FOR UPDATE")
             .bind(request_id)
@@ -65,7 +63,7 @@ pub async fn provide_info(
         .await?;
     sqlx::query("INSERT INTO request_history (request_id, at, status, detail) VALUES ($1, $2, 'INFO_PROVIDED', $3)")
         .bind(request_id)
-        .bind(Utc::now())
+        .bind(desk.clock.now())
         .bind(&detail)
         .execute(&mut *transaction)
         .await?;
@@ -79,7 +77,7 @@ pub async fn provide_info(
         &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
     )
     .await?;
-    transaction.commit().await?;
+    desk.outbox.commit(transaction).await?;
     tracing::info!(request.id = %request_id, office = %office, "information provided");
     Ok(ROUTED)
 }

@@ -5,8 +5,10 @@
 use chrono::{DateTime, Datelike as _, Utc};
 use combipat_platform::ApiError;
 use combipat_platform::auth::Principal;
+use combipat_platform::clock::Clock;
 use combipat_platform::messaging::new_envelope;
 use combipat_platform::outbox;
+use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::time::to_timestamp;
 use combipat_proto::common::v1::{Filer, RequestSummary};
 use combipat_proto::events::v1::RequestSubmitted;
@@ -120,13 +122,14 @@ async fn likely_duplicate(
 }
 
 pub async fn submit(
-    pool: &PgPool,
+    desk: &Desk,
     operator: &Operator,
     request: &ValidRequest,
     content_hash: &str,
 ) -> Result<Submitted, ApiError> {
     let request_id = Uuid::now_v7();
-    let submitted_at = Utc::now();
+    let submitted_at = desk.clock.now();
+    let pool = &desk.pool;
     let mut transaction = pool.begin().await?;
     if let Some(key) = &request.idempotency_key
         && let Some(first) = replay(&mut transaction, operator, key, content_hash).await?
@@ -137,6 +140,7 @@ pub async fn submit(
         &mut transaction,
         &operator.patronato,
         request.codice_fiscale.as_str(),
+        submitted_at,
     )
     .await?;
     if !request.confirm_duplicate {
@@ -231,7 +235,7 @@ pub async fn submit(
         }),
     );
     outbox::enqueue(&mut transaction, &event).await?;
-    transaction.commit().await?;
+    desk.outbox.commit(transaction).await?;
     Ok(Submitted {
         request_id,
         protocol_number,
@@ -260,6 +264,15 @@ pub struct StoredRequest {
     pub pratica_protocol_number: String,
     pub solleciti: i32,
     pub last_sollecito_at: Option<DateTime<Utc>>,
+}
+
+/// What every write of a request needs: the database, the relay to wake after a commit that
+/// wrote an event, and the clock the time rules read.
+#[derive(Clone)]
+pub struct Desk {
+    pub pool: PgPool,
+    pub outbox: OutboxWaker,
+    pub clock: Clock,
 }
 
 pub async fn find(pool: &PgPool, request_id: Uuid) -> sqlx::Result<Option<StoredRequest>> {

@@ -184,9 +184,10 @@ async fn an_answer_is_rated_once_from_one_to_five() {
     };
     assert_eq!(rate(5).await.unwrap_err().code(), Code::FailedPrecondition);
 
-    let answered = combipat_platform::messaging::new_envelope(
+    let answered = combipat_platform::messaging::sequenced_envelope(
         "office-queue",
         &submitted.request_id,
+        5,
         Payload::RequestAnswered(combipat_proto::events::v1::RequestAnswered {
             office: Some(OfficeRef {
                 code: "SEDE-MI".into(),

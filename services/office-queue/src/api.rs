@@ -2,7 +2,6 @@
 
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
-use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::{
     AttachmentRef, GetAttachmentRequest, GetAttachmentResponse, UploadAttachmentRequest,
@@ -14,7 +13,6 @@ use combipat_proto::officequeue::v1::{
     ReassignRequest, ReleaseRequest, RequestInfoRequest, TransferRequest, TransferResponse,
     WatchQueueRequest, Workload,
 };
-use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
 use crate::items::{self, ItemRow};
@@ -22,26 +20,16 @@ use crate::list;
 use crate::work;
 
 pub struct OfficeQueueApi {
-    pub pool: PgPool,
-    pub outbox: OutboxWaker,
+    pub desk: work::Desk,
     pub router: crate::router_client::Router,
     pub changes: crate::watch::Changes,
-    pub sla: combipat_domain::sla::SlaPolicy,
     pub files: combipat_platform::files::FileStore,
 }
 
 impl OfficeQueueApi {
-    /// Answers a work call, and wakes the outbox relay when the change wrote an event.
-    fn done(
-        &self,
-        outcome: Result<ItemRow, ApiError>,
-        wrote_event: bool,
-    ) -> Result<Response<Item>, Status> {
-        let item = outcome?;
-        if wrote_event {
-            self.outbox.wake();
-        }
-        Ok(Response::new(Item::from(item)))
+    /// Answers a work call with the item as of now.
+    fn done(&self, outcome: Result<ItemRow, ApiError>) -> Result<Response<Item>, Status> {
+        Ok(Response::new(outcome?.into_item(self.desk.clock.now())))
     }
 }
 
@@ -84,9 +72,9 @@ impl OfficeQueue for OfficeQueueApi {
         let order = ListOrder::try_from(request.order).map_err(|_| {
             ApiError::InvalidArgument(vec![Violation::new("order", "unknown order")])
         })?;
-        let now = chrono::Utc::now();
+        let now = self.desk.clock.now();
         let cursor = list::Cursor::parse(&request.page_token, order, now)?;
-        let (rows, more) = list::page(&self.pool, &request, &cursor).await?;
+        let (rows, more) = list::page(&self.desk.pool, &request, &cursor, now).await?;
         let next_page_token = match (more, rows.last()) {
             (true, Some(last)) => cursor.next(last),
             _ => String::new(),
@@ -104,7 +92,7 @@ impl OfficeQueue for OfficeQueueApi {
     ) -> Result<Response<GetItemResponse>, Status> {
         let caller = principal(&request)?.clone();
         let id = request_id(&request.get_ref().request_id)?;
-        let mut connection = self.pool.acquire().await.map_err(ApiError::from)?;
+        let mut connection = self.desk.pool.acquire().await.map_err(ApiError::from)?;
         let item = items::find(&mut connection, id)
             .await
             .map_err(ApiError::from)?
@@ -129,33 +117,33 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
         let outcome = work::claim(
-            &self.pool,
+            &self.desk,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
             call.lease_seconds,
         )
         .await;
-        self.done(outcome, false)
+        self.done(outcome)
     }
 
     async fn release(&self, request: Request<ReleaseRequest>) -> Result<Response<Item>, Status> {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
         let outcome = work::release(
-            &self.pool,
+            &self.desk,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
         )
         .await;
-        self.done(outcome, false)
+        self.done(outcome)
     }
 
     async fn reassign(&self, request: Request<ReassignRequest>) -> Result<Response<Item>, Status> {
         let caller = principal(&request)?.clone();
-        let outcome = work::reassign(&self.pool, &caller, request.into_inner()).await;
-        self.done(outcome, false)
+        let outcome = work::reassign(&self.desk, &caller, request.into_inner()).await;
+        self.done(outcome)
     }
 
     async fn get_workload(
@@ -165,7 +153,8 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let office = request.into_inner().office_code;
         crate::workload::authorise(&caller, &office)?;
-        let workload = crate::workload::workload(&self.pool, &office, chrono::Utc::now()).await?;
+        let workload =
+            crate::workload::workload(&self.desk.pool, &office, self.desk.clock.now()).await?;
         Ok(Response::new(workload))
     }
 
@@ -173,8 +162,7 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
         let outcome = work::to_patronato(
-            &self.pool,
-            &self.sla,
+            &self.desk,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
@@ -185,7 +173,7 @@ impl OfficeQueue for OfficeQueueApi {
             },
         )
         .await;
-        self.done(outcome, true)
+        self.done(outcome)
     }
 
     async fn request_info(
@@ -195,8 +183,7 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
         let outcome = work::to_patronato(
-            &self.pool,
-            &self.sla,
+            &self.desk,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
@@ -207,7 +194,7 @@ impl OfficeQueue for OfficeQueueApi {
             },
         )
         .await;
-        self.done(outcome, true)
+        self.done(outcome)
     }
 
     async fn upload_attachment(
@@ -226,7 +213,7 @@ impl OfficeQueue for OfficeQueueApi {
         };
         let stored = crate::attachments::upload(
             &self.files,
-            &self.pool,
+            &self.desk.pool,
             &office,
             &caller.subject,
             request.into_inner(),
@@ -247,7 +234,7 @@ impl OfficeQueue for OfficeQueueApi {
             )])
         })?;
         let not_found = || ApiError::NotFound(format!("no attachment {id}"));
-        let (file, office) = crate::attachments::find(&self.pool, id)
+        let (file, office) = crate::attachments::find(&self.desk.pool, id)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;
@@ -263,13 +250,13 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
         let outcome = work::add_note(
-            &self.pool,
+            &self.desk,
             &caller,
             request_id(&call.request_id)?,
             &call.text,
         )
         .await;
-        self.done(outcome, false)
+        self.done(outcome)
     }
 
     type WatchQueueStream =
@@ -306,16 +293,15 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let authorization = combipat_platform::grpc_client::authorization(&request);
         let (item, to_office) = work::transfer(
-            &self.pool,
+            &self.desk,
             &self.router,
             &caller,
             &authorization,
             request.into_inner(),
         )
         .await?;
-        self.outbox.wake();
         Ok(Response::new(TransferResponse {
-            item: Some(item.into()),
+            item: Some(item.into_item(self.desk.clock.now())),
             to_office: Some(to_office),
         }))
     }
@@ -324,13 +310,13 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let call = request.into_inner();
         let outcome = work::close(
-            &self.pool,
+            &self.desk,
             &caller,
             request_id(&call.request_id)?,
             call.expected_version,
         )
         .await;
-        self.done(outcome, true)
+        self.done(outcome)
     }
 }
 

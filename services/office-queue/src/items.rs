@@ -108,6 +108,16 @@ pub async fn find(
 }
 
 /// Appends one entry to the item's history (the table refuses updates and deletes).
+/// Serialises the writers that give items a place in `office`'s queue until commit, so that
+/// the office's `seq` values (the ListItems cursor) follow commit order.
+pub async fn lock_office(connection: &mut PgConnection, office: &str) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(office)
+        .execute(connection)
+        .await
+        .map(|_| ())
+}
+
 pub async fn record(
     connection: &mut PgConnection,
     request_id: Uuid,

@@ -46,20 +46,22 @@ impl ServiceDefinition for Service {
         let changes = watch::Changes::new();
         let (listener, listener_pool) = (changes.clone(), context.pool.clone());
         context.add_background(move |stop| Box::pin(listener.listen(listener_pool, stop)));
-        let pool = context.pool.clone();
         context.add_consumer(
             QUEUE,
-            Arc::new(consumer::DecisionHandler {
-                pool: pool.clone(),
+            consumer::DecisionHandler {
                 sla: own.sla,
-            }),
+                clock: context.clock.clone(),
+            },
         );
         let api = Arc::new(api::OfficeQueueApi {
-            pool,
-            outbox: context.outbox.clone(),
+            desk: work::Desk {
+                pool: context.pool.clone(),
+                outbox: context.outbox.clone(),
+                sla: own.sla,
+                clock: context.clock.clone(),
+            },
             router,
             changes,
-            sla: own.sla,
             files: combipat_platform::files::FileStore::new(&own.attachments)
                 .map_err(|error| anyhow::anyhow!("attachments.*: {error:#}"))?,
         });

@@ -123,9 +123,10 @@ pub async fn page(
     pool: &PgPool,
     request: &ListItemsRequest,
     cursor: &Cursor,
+    now: DateTime<Utc>,
 ) -> Result<(Vec<ItemRow>, bool), ApiError> {
     let limit = page_size(request.page_size)?;
-    let as_of = cursor.as_of(Utc::now());
+    let as_of = cursor.as_of(now);
     let mut violations = Vec::new();
     if let Some(bad) = request
         .status

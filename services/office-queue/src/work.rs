@@ -2,13 +2,15 @@
 //! one transaction: the item locked, the caller's office and the item's version checked, the
 //! change and its history entry written, and its event (if any) put in the outbox.
 
-use chrono::Utc;
 use combipat_domain::sla::SlaPolicy;
 use combipat_platform::auth::{Principal, Role};
-use combipat_platform::messaging::new_envelope;
+use combipat_platform::clock::Clock;
+use combipat_platform::messaging::sequenced_envelope;
+use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::time::timestamp_now;
 use combipat_platform::{ApiError, Violation, outbox};
 use combipat_proto::common::v1::OfficeRef;
+use combipat_proto::events::v1::Envelope;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::events::v1::{
     RequestAnswered, RequestClosed, RequestInfoRequested, RequestTransferred,
@@ -25,6 +27,15 @@ const TEXT_MAX_CHARS: usize = 4000;
 const OFFICIAL_MAX_CHARS: usize = 200;
 
 pub const CLOSED: &str = "CLOSED";
+
+/// What every change to an item needs: the database, the relay to wake after a commit that
+/// wrote an event, the SLA policy and the clock.
+pub struct Desk {
+    pub pool: PgPool,
+    pub outbox: OutboxWaker,
+    pub sla: SlaPolicy,
+    pub clock: Clock,
+}
 
 /// A funzionario or responsabile of the item's office; admins read but do not work items.
 pub fn authorise_work(caller: &Principal, office_code: &str) -> Result<(), ApiError> {
@@ -99,32 +110,36 @@ fn lease_seconds(requested: u32) -> Result<u32, ApiError> {
 
 /// Gives `official` a lease on the item: inside a transaction already checked by [`begin`].
 async fn lease(
+    desk: &Desk,
     transaction: &mut Transaction<'static, Postgres>,
     request_id: Uuid,
     official: &str,
     lease_seconds: u32,
 ) -> Result<ItemRow, ApiError> {
+    // From the service's clock, the one every lease is read against.
+    let until = desk.clock.now() + chrono::Duration::seconds(i64::from(lease_seconds));
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE items SET claimed_by = $2, lease_until = now() + $3 * interval '1 second', version = version + 1
+        "UPDATE items SET claimed_by = $2, lease_until = $3, version = version + 1
          WHERE request_id = $1 RETURNING {COLUMNS}"
     )))
     .bind(request_id)
     .bind(official)
-    .bind(f64::from(lease_seconds))
+    .bind(until)
     .fetch_one(&mut **transaction)
     .await?)
 }
 
 pub async fn claim(
-    pool: &PgPool,
+    desk: &Desk,
     caller: &Principal,
     request_id: Uuid,
     expected_version: u64,
     lease_seconds: u32,
 ) -> Result<ItemRow, ApiError> {
     let lease_seconds = self::lease_seconds(lease_seconds)?;
-    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
-    if let Some(holder) = item.held_by_other(&caller.subject, Utc::now()) {
+    let (mut transaction, item) =
+        begin(&desk.pool, caller, request_id, Some(expected_version)).await?;
+    if let Some(holder) = item.held_by_other(&caller.subject, desk.clock.now()) {
         return Err(ApiError::FailedPrecondition(format!(
             "{holder} holds the item until {}",
             item.lease_until
@@ -132,7 +147,14 @@ pub async fn claim(
                 .unwrap_or_default()
         )));
     }
-    let claimed = lease(&mut transaction, request_id, &caller.subject, lease_seconds).await?;
+    let claimed = lease(
+        desk,
+        &mut transaction,
+        request_id,
+        &caller.subject,
+        lease_seconds,
+    )
+    .await?;
     items::record(
         &mut transaction,
         request_id,
@@ -148,7 +170,7 @@ pub async fn claim(
 
 /// A responsabile gives the item to an official of the office, whoever held it.
 pub async fn reassign(
-    pool: &PgPool,
+    desk: &Desk,
     caller: &Principal,
     call: combipat_proto::officequeue::v1::ReassignRequest,
 ) -> Result<ItemRow, ApiError> {
@@ -162,14 +184,14 @@ pub async fn reassign(
         )]));
     }
     let (mut transaction, item) =
-        begin(pool, caller, request_id, Some(call.expected_version)).await?;
+        begin(&desk.pool, caller, request_id, Some(call.expected_version)).await?;
     if caller.role != Role::Responsabile {
         return Err(ApiError::PermissionDenied(
             "only a responsabile of the office reassigns items".to_owned(),
         ));
     }
-    let previous = item.holder(Utc::now()).unwrap_or("nobody").to_owned();
-    let reassigned = lease(&mut transaction, request_id, official, lease_seconds).await?;
+    let previous = item.holder(desk.clock.now()).unwrap_or("nobody").to_owned();
+    let reassigned = lease(desk, &mut transaction, request_id, official, lease_seconds).await?;
     items::record(
         &mut transaction,
         request_id,
@@ -184,13 +206,16 @@ pub async fn reassign(
 }
 
 pub async fn release(
-    pool: &PgPool,
+    desk: &Desk,
     caller: &Principal,
     request_id: Uuid,
     expected_version: u64,
 ) -> Result<ItemRow, ApiError> {
-    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
-    if item.held_by_other(&caller.subject, Utc::now()).is_some()
+    let (mut transaction, item) =
+        begin(&desk.pool, caller, request_id, Some(expected_version)).await?;
+    if item
+        .held_by_other(&caller.subject, desk.clock.now())
+        .is_some()
         && caller.role != Role::Responsabile
     {
         return Err(ApiError::PermissionDenied(
@@ -273,8 +298,7 @@ impl ToPatronato {
 /// Sends `text` to the patronato: needs the caller's lease, ends it, sets the status, and
 /// writes the history entry and the event in one transaction.
 pub async fn to_patronato(
-    pool: &PgPool,
-    sla: &SlaPolicy,
+    desk: &Desk,
     caller: &Principal,
     request_id: Uuid,
     expected_version: u64,
@@ -294,8 +318,9 @@ pub async fn to_patronato(
     if !violations.is_empty() {
         return Err(ApiError::InvalidArgument(violations));
     }
-    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
-    if item.holder(Utc::now()) != Some(caller.subject.as_str()) {
+    let (mut transaction, item) =
+        begin(&desk.pool, caller, request_id, Some(expected_version)).await?;
+    if item.holder(desk.clock.now()) != Some(caller.subject.as_str()) {
         return Err(ApiError::FailedPrecondition(
             "claim the item before writing to the patronato".to_owned(),
         ));
@@ -303,8 +328,8 @@ pub async fn to_patronato(
     if let ToPatronato::InfoRequest = kind {
         // The clock stops while the office waits; it keeps the business days left. An item
         // whose clock had ended (answered, then asked again) gets a whole new term.
-        let days_left = item.deadline().map_or(sla.business_days, |deadline| {
-            sla.remaining(&deadline, Utc::now())
+        let days_left = item.deadline().map_or(desk.sla.business_days, |deadline| {
+            desk.sla.remaining(&deadline, desk.clock.now())
         });
         sqlx::query("UPDATE items SET sla_due_at = NULL, sla_warn_at = NULL, sla_days_left = $2 WHERE request_id = $1")
             .bind(request_id)
@@ -338,24 +363,20 @@ pub async fn to_patronato(
     )
     .await?;
     let event = kind.event(&item, caller, text, files);
-    outbox::enqueue(
-        &mut transaction,
-        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
-    )
-    .await?;
-    transaction.commit().await?;
+    outbox::enqueue(&mut transaction, &lifecycle_event(&changed, event)).await?;
+    desk.outbox.commit(transaction).await?;
     Ok(changed)
 }
 
 /// Notes are internal and append-only; they change no state, so they need no version.
 pub async fn add_note(
-    pool: &PgPool,
+    desk: &Desk,
     caller: &Principal,
     request_id: Uuid,
     text: &str,
 ) -> Result<ItemRow, ApiError> {
     let text = clean("text", text)?;
-    let (mut transaction, item) = begin(pool, caller, request_id, None).await?;
+    let (mut transaction, item) = begin(&desk.pool, caller, request_id, None).await?;
     items::record(
         &mut transaction,
         request_id,
@@ -370,13 +391,14 @@ pub async fn add_note(
 }
 
 pub async fn close(
-    pool: &PgPool,
+    desk: &Desk,
     caller: &Principal,
     request_id: Uuid,
     expected_version: u64,
 ) -> Result<ItemRow, ApiError> {
-    let (mut transaction, item) = begin(pool, caller, request_id, Some(expected_version)).await?;
-    if let Some(holder) = item.held_by_other(&caller.subject, Utc::now()) {
+    let (mut transaction, item) =
+        begin(&desk.pool, caller, request_id, Some(expected_version)).await?;
+    if let Some(holder) = item.held_by_other(&caller.subject, desk.clock.now()) {
         return Err(ApiError::FailedPrecondition(format!(
             "{holder} holds the item; they or a responsabile release it first"
         )));
@@ -400,19 +422,18 @@ pub async fn close(
         office: Some(office(&item)),
         closed_by: caller.subject.clone(),
     });
-    outbox::enqueue(
-        &mut transaction,
-        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
-    )
-    .await?;
-    transaction.commit().await?;
+    outbox::enqueue(&mut transaction, &lifecycle_event(&closed, event)).await?;
+    desk.outbox.commit(transaction).await?;
     Ok(closed)
 }
 
-/// Checks what office-queue can check itself (office, version, reason); router checks the
-/// target and records the transfer; the request is noted in the item's history.
+/// Sends the item on to another office. Office-queue owns the request once it is filed, so
+/// the transfer is decided here in one transaction (the item locked, office, version and
+/// state checked, the item moved, its history and `request.transferred` written); router
+/// records it from the event. The target is checked against router's directory first,
+/// a read that changes nothing.
 pub async fn transfer(
-    pool: &PgPool,
+    desk: &Desk,
     router: &crate::router_client::Router,
     caller: &Principal,
     authorization: &str,
@@ -421,36 +442,59 @@ pub async fn transfer(
     let request_id = combipat_platform::error::request_id(&call.request_id)?;
     let reason = combipat_domain::text::clean(&call.reason, 500, false)
         .map_err(|reason| ApiError::InvalidArgument(vec![Violation::new("reason", reason)]))?;
-    // The item stays locked while router records the transfer: a concurrent change waits, and
-    // router's new decision, which moves the item, lands after the note below. If router
-    // refuses, the transaction rolls back and nothing changes here either.
-    let (mut transaction, before) =
-        begin(pool, caller, request_id, Some(call.expected_version)).await?;
-    // The official's request comes before router's decision that carries it out: the event
-    // says so, so that histories ordered by time read "transferred, then routed".
-    let requested_at = combipat_platform::time::timestamp_now();
     let to_office = router
-        .record_transfer(
-            authorization,
-            combipat_proto::router::v1::RecordTransferRequest {
-                request_id: request_id.to_string(),
-                to_office_code: call.to_office_code,
-                reason: reason.clone(),
-            },
-        )
+        .office(authorization, call.to_office_code.trim())
         .await?;
-    let item = update(
-        &mut transaction,
-        request_id,
-        "claimed_by = NULL, lease_until = NULL",
-    )
+    let (mut transaction, before) =
+        begin(&desk.pool, caller, request_id, Some(call.expected_version)).await?;
+    if before.office_code == to_office.code {
+        return Err(ApiError::FailedPrecondition(format!(
+            "the request is already at {}",
+            to_office.code
+        )));
+    }
+    if let Some(holder) = before.held_by_other(&caller.subject, desk.clock.now()) {
+        return Err(ApiError::FailedPrecondition(format!(
+            "{holder} holds the item; they or a responsabile release it first"
+        )));
+    }
+    // Writers to the target office take turns, so that its `seq` follows commit order.
+    items::lock_office(&mut transaction, &to_office.code).await?;
+    if before.status == crate::priority::INFO_REQUESTED {
+        // Waiting for the patronato, it is work again at the new office: the clock restarts
+        // with the business days it had left.
+        let deadline = desk.sla.resume(
+            u32::try_from(before.sla_days_left.unwrap_or_default()).unwrap_or_default(),
+            desk.clock.now(),
+        );
+        sqlx::query("UPDATE items SET sla_due_at = $2, sla_warn_at = $3, sla_days_left = NULL WHERE request_id = $1")
+            .bind(request_id)
+            .bind(deadline.due_at)
+            .bind(deadline.warn_at)
+            .execute(&mut *transaction)
+            .await?;
+    }
+    // At the new office it is new work (the citizen's clock goes on): no lease from the old
+    // office, a new place in the new office's queue, a new version.
+    let moved: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE items SET office_code = $2, seq = DEFAULT, status = 'NEW', filed_at = clock_timestamp(),
+                          rule = $3, claimed_by = NULL, lease_until = NULL, version = version + 1
+         WHERE request_id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(request_id)
+    .bind(&to_office.code)
+    .bind(format!("transfer:{}", before.office_code))
+    .fetch_one(&mut *transaction)
     .await?;
     items::record(
         &mut transaction,
         request_id,
         &caller.subject,
-        "transfer_requested",
-        &format!("to {}: {reason}", to_office.code),
+        "transferred",
+        &format!(
+            "from {} to {}: {reason}",
+            before.office_code, to_office.code
+        ),
         false,
     )
     .await?;
@@ -460,11 +504,21 @@ pub async fn transfer(
         reason,
         transferred_by: caller.subject.clone(),
     });
-    let mut envelope = new_envelope(SERVICE_NAME, &request_id.to_string(), event);
-    envelope.occurred_at = Some(requested_at);
-    outbox::enqueue(&mut transaction, &envelope).await?;
-    transaction.commit().await?;
-    Ok((item, to_office))
+    outbox::enqueue(&mut transaction, &lifecycle_event(&moved, event)).await?;
+    desk.outbox.commit(transaction).await?;
+    tracing::info!(request.id = %request_id, from = %before.office_code, to = %to_office.code, "transferred");
+    Ok((moved, to_office))
+}
+
+/// An event for a step of the request's life, at its lifecycle position: the item's version
+/// after the change, plus one (router's first decision, which filed the item, is 1).
+fn lifecycle_event(item: &ItemRow, payload: Payload) -> Envelope {
+    sequenced_envelope(
+        SERVICE_NAME,
+        &item.request_id.to_string(),
+        u64::try_from(item.version).unwrap_or_default() + 1,
+        payload,
+    )
 }
 
 fn office(item: &ItemRow) -> OfficeRef {

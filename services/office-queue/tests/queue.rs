@@ -167,7 +167,7 @@ async fn only_the_office_itself_reads_its_queue() {
 }
 
 #[tokio::test]
-async fn a_newer_decision_moves_the_item_and_an_older_one_changes_nothing() {
+async fn once_filed_the_item_is_office_queues_and_a_later_decision_changes_nothing() {
     let mut harness = start().await;
     let request_id = uuid::Uuid::now_v7().to_string();
     harness
@@ -183,16 +183,11 @@ async fn a_newer_decision_moves_the_item_and_an_older_one_changes_nothing() {
     .await
     .unwrap();
 
-    // A transfer to Torino, then a late copy of the first decision (a new event id, as a
-    // replay would send it).
+    // Transfers are office-queue's own decisions: a routing decision for a filed request
+    // (router deciding again, or a replayed event) moves nothing.
     harness
         .bus
         .publish_envelope(&decision(&request_id, "SEDE-TO", "CP-2026-00000077", 2))
-        .await
-        .unwrap();
-    harness
-        .bus
-        .publish_envelope(&decision(&request_id, "SEDE-MI", "CP-2026-00000077", 1))
         .await
         .unwrap();
     harness
@@ -200,11 +195,11 @@ async fn a_newer_decision_moves_the_item_and_an_older_one_changes_nothing() {
         .wait_for_metric("combipat_items_filed_total{outcome=\"stale\"} 1")
         .await
         .unwrap();
-    let torino = list(&mut harness.client, "SEDE-TO", 0, "").await.items;
-    assert_eq!(torino.len(), 1);
-    assert_eq!(torino[0].request_id, request_id);
+    let milano = list(&mut harness.client, "SEDE-MI", 0, "").await.items;
+    assert_eq!(milano.len(), 1);
+    assert_eq!(milano[0].request_id, request_id);
     assert!(
-        list(&mut harness.client, "SEDE-MI", 0, "")
+        list(&mut harness.client, "SEDE-TO", 0, "")
             .await
             .items
             .is_empty()

@@ -1,5 +1,6 @@
-//! A transfer crosses two services: office-queue checks what it can, router validates the
-//! target and records the decision, and the item moves when router's decision arrives.
+//! A transfer is office-queue's decision: the target is looked up in router's directory, then
+//! the item moves in one transaction with its history and `request.transferred`, which router
+//! records for Explain. Nothing else can move a filed item.
 
 #![allow(
     clippy::unwrap_used,
@@ -126,8 +127,16 @@ async fn a_transfer_is_validated_by_router_and_moves_the_item() {
         .unwrap()
         .into_inner();
     assert_eq!(done.to_office.unwrap().code, "SEDE-TO");
+    // Moved at once, in the same transaction as its announcement.
+    let moved = done.item.unwrap();
+    assert_eq!(moved.office_code, "SEDE-TO");
     let announced = transfers.next(WAIT).await.unwrap();
     assert_eq!(announced.request_id, request_id);
+    assert_eq!(
+        announced.sequence,
+        moved.version + 1,
+        "the item's version after the move, plus one, is the request's lifecycle position"
+    );
     match announced.payload {
         Some(Payload::RequestTransferred(transferred)) => {
             assert_eq!(transferred.from_office.unwrap().code, "SEDE-MI");
@@ -146,6 +155,28 @@ async fn a_transfer_is_validated_by_router_and_moves_the_item() {
     );
     let moved = eventually(WAIT, at("SEDE-TO")).await.unwrap();
     assert_eq!(moved.protocol_number, "CP-2026-00000900");
+    // Router records it from the event, so Explain tells the whole story.
+    let router_client = combipat_proto::router::v1::router_client::RouterClient::new(
+        grpc_channel(router.grpc_addr).await.unwrap(),
+    );
+    let decisions = eventually(WAIT, || {
+        let mut router_client = router_client.clone();
+        let request_id = request_id.clone();
+        async move {
+            let explained = router_client
+                .explain(with_token(
+                    combipat_proto::router::v1::ExplainRequest { request_id },
+                    &official("SEDE-TO"),
+                )?)
+                .await?
+                .into_inner();
+            Ok((explained.decisions.len() == 2).then_some(explained.decisions))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(decisions[1].kind, "transfer");
+    assert_eq!(decisions[1].office.as_ref().unwrap().code, "SEDE-TO");
     let history = client
         .get_item(
             with_token(
@@ -161,7 +192,7 @@ async fn a_transfer_is_validated_by_router_and_moves_the_item() {
         .into_inner()
         .history;
     let actions: Vec<&str> = history.iter().map(|entry| entry.action.as_str()).collect();
-    assert_eq!(actions, ["filed", "transfer_requested", "moved"]);
+    assert_eq!(actions, ["filed", "transferred"]);
 
     queue.shutdown().await.unwrap();
     router.shutdown().await.unwrap();

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use combipat_domain::{province_name, region_name};
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
-use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::time::to_timestamp;
 use combipat_platform::{ApiError, Violation};
 use combipat_proto::common::v1::{OfficeRef, RequestSummary};
@@ -14,22 +13,19 @@ use combipat_proto::router::v1::{
     ActivateDirectoryRequest, ActivateDirectoryResponse, ExplainRequest, ExplainResponse,
     GetOfficeRequest, ListOfficesRequest, ListOfficesResponse, LoadDirectoryRequest,
     LoadDirectoryResponse, Office as OfficeMessage, PreviewRouteRequest, PreviewRouteResponse,
-    RecordTransferRequest, RecordTransferResponse, RoutingDecision,
+    RoutingDecision,
 };
 use prost::Message as _;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::decisions::{self, NewDecision, TRANSFER};
+use crate::decisions;
 use crate::directory::{Office, RoutingIndex, Unroutable};
 use crate::ruleset::{RulesetError, Rulesets};
-
-const REASON_MAX_CHARS: usize = 500;
 
 pub struct RouterApi {
     pub pool: PgPool,
     pub rulesets: Arc<Rulesets>,
-    pub outbox: OutboxWaker,
 }
 
 impl From<RulesetError> for ApiError {
@@ -235,87 +231,5 @@ impl Router for RouterApi {
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(ActivateDirectoryResponse { version }))
-    }
-
-    async fn record_transfer(
-        &self,
-        request: Request<RecordTransferRequest>,
-    ) -> Result<Response<RecordTransferResponse>, Status> {
-        let caller = principal(&request)?.clone();
-        let request = request.into_inner();
-        let id = request_id(&request.request_id)?;
-        let reason = request.reason.trim();
-        let mut violations = Vec::new();
-        if reason.is_empty() || reason.chars().count() > REASON_MAX_CHARS {
-            violations.push(Violation::new(
-                "reason",
-                format!("must be 1 to {REASON_MAX_CHARS} characters"),
-            ));
-        }
-        let index = self.index()?;
-        let target = index.office(&request.to_office_code);
-        if target.is_none() {
-            violations.push(Violation::new(
-                "to_office_code",
-                format!(
-                    "no office {} in ruleset {}",
-                    request.to_office_code, index.version
-                ),
-            ));
-        }
-        let Some(target) = target.filter(|_| violations.is_empty()) else {
-            return Err(ApiError::InvalidArgument(violations).into());
-        };
-
-        let mut transaction = self.pool.begin().await.map_err(ApiError::from)?;
-        let current = decisions::latest_for_update(&mut transaction, id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("no routing decision for request {id}")))?;
-        let allowed = caller.role == Role::Admin
-            || (matches!(caller.role, Role::Funzionario | Role::Responsabile)
-                && caller.inps_office.as_deref() == Some(current.office_code.as_str()));
-        if !allowed {
-            return Err(ApiError::PermissionDenied(format!(
-                "only office {} may transfer this request",
-                current.office_code
-            ))
-            .into());
-        }
-        if current.office_code == target.code {
-            return Err(ApiError::FailedPrecondition(format!(
-                "the request is already at {}",
-                target.code
-            ))
-            .into());
-        }
-        let summary = RequestSummary::decode(current.request.as_slice())
-            .map_err(|error| ApiError::Internal(error.into()))?;
-        let office = target.to_ref();
-        decisions::record(
-            &mut transaction,
-            id,
-            NewDecision {
-                request: &summary,
-                kind: TRANSFER,
-                office: office.clone(),
-                routed: true,
-                ruleset_version: &index.version,
-                rule: format!("transfer:{}", current.office_code),
-                explanation: format!(
-                    "transferred from {} by {}: {reason}",
-                    current.office_code, caller.subject
-                ),
-                decided_by: &caller.subject,
-            },
-        )
-        .await
-        .map_err(ApiError::Internal)?;
-        transaction.commit().await.map_err(ApiError::from)?;
-        self.outbox.wake();
-        tracing::info!(request.id = %id, from = %current.office_code, to = %office.code, "request transferred");
-        Ok(Response::new(RecordTransferResponse {
-            office: Some(office),
-        }))
     }
 }

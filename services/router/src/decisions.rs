@@ -2,9 +2,9 @@
 //! A decision row and its event commit together (outbox).
 
 use chrono::{DateTime, Utc};
-use combipat_platform::messaging::new_envelope;
-use combipat_platform::outbox;
+use combipat_platform::messaging::sequenced_envelope;
 use combipat_proto::common::v1::{OfficeRef, RequestSummary};
+use combipat_proto::events::v1::Envelope;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::events::v1::{RequestRouted, RequestUnroutable};
 use prost::Message as _;
@@ -28,14 +28,17 @@ pub struct NewDecision<'a> {
     pub decided_by: &'a str,
 }
 
-/// Records the decision and writes its event (request.routed, or request.unroutable for a
-/// fallback) to the outbox, in the caller's transaction. Returns the decision's sequence.
+/// The request's lifecycle position of router's first decision: office-queue numbers every
+/// later step higher (see the envelope's `sequence`).
+pub const FIRST_DECISION_SEQUENCE: u64 = 1;
+
+/// Records the decision in the caller's transaction. Returns its sequence.
 pub async fn record(
     connection: &mut PgConnection,
     request_id: Uuid,
-    decision: NewDecision<'_>,
-) -> anyhow::Result<i64> {
-    let sequence: i64 = sqlx::query_scalar(
+    decision: &NewDecision<'_>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
         "INSERT INTO routing_decisions
              (request_id, kind, office_code, office_name, routed, ruleset_version, rule, explanation, decided_by, request)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING sequence",
@@ -51,8 +54,12 @@ pub async fn record(
     .bind(decision.decided_by)
     .bind(decision.request.encode_to_vec())
     .fetch_one(&mut *connection)
-    .await?;
+    .await
+}
 
+/// The event that announces router's first decision: request.routed, or request.unroutable
+/// for a fallback.
+pub fn announcement(request_id: Uuid, decision: NewDecision<'_>, sequence: i64) -> Envelope {
     let decision_sequence = u64::try_from(sequence).unwrap_or_default();
     let payload = if decision.routed {
         Payload::RequestRouted(RequestRouted {
@@ -72,12 +79,12 @@ pub async fn record(
             decision_sequence,
         })
     };
-    outbox::enqueue(
-        connection,
-        &new_envelope(SERVICE_NAME, &request_id.to_string(), payload),
+    sequenced_envelope(
+        SERVICE_NAME,
+        &request_id.to_string(),
+        FIRST_DECISION_SEQUENCE,
+        payload,
     )
-    .await?;
-    Ok(sequence)
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -123,4 +130,9 @@ pub async fn latest_for_update(
     .bind(request_id)
     .fetch_optional(connection)
     .await
+}
+
+/// The request a stored decision was taken for.
+pub fn summary(decision: &StoredDecision) -> Result<RequestSummary, prost::DecodeError> {
+    RequestSummary::decode(decision.request.as_slice())
 }

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use combipat_domain::Territory;
-use combipat_platform::messaging::run_consumer;
 use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::router::v1::router_server::RouterServer;
@@ -65,26 +64,21 @@ impl ServiceDefinition for Service {
         let interval = Duration::from_millis(own.directory.reload_interval_ms.max(100));
         let watcher = Arc::clone(&rulesets);
         context.add_background(move |stop| Box::pin(watcher.watch(interval, stop)));
-        let handler = Arc::new(consumer::SubmittedHandler {
-            pool: context.pool.clone(),
+        let handler = consumer::RequestsHandler {
             rulesets: Arc::clone(&rulesets),
-            outbox: context.outbox.clone(),
-        });
+        };
         if rulesets.current().is_some() {
             context.add_consumer(QUEUE, handler);
         } else {
-            let (broker, deadline, gate) = (
-                context.broker.clone(),
-                context.settings.shutdown.deadline(),
-                Arc::clone(&rulesets),
-            );
+            // Without a ruleset every request would go round the retry queues into the
+            // dead-letter queue; they wait in the queue until one is active. Not counted for
+            // readiness: router must answer (e.g. LoadDirectory) meanwhile.
+            let consumer = context.consumer(QUEUE, handler, false);
+            let gate = Arc::clone(&rulesets);
             context.add_background(move |stop| {
                 Box::pin(async move {
-                    // Without a ruleset every request would go round the retry queues into
-                    // the dead-letter queue; they wait in the queue until one is active. Not
-                    // counted for readiness: router must answer (e.g. LoadDirectory) meanwhile.
                     if gate.wait_until_active(&stop).await {
-                        run_consumer(broker, QUEUE, handler, stop, deadline, None).await;
+                        consumer.run(stop).await;
                     }
                 })
             });
@@ -92,7 +86,6 @@ impl ServiceDefinition for Service {
         let api = api::RouterApi {
             pool: context.pool.clone(),
             rulesets,
-            outbox: context.outbox.clone(),
         };
         let api = RouterServer::with_interceptor(api, context.auth_interceptor());
         context

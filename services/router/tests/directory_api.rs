@@ -1,5 +1,5 @@
 //! The Router API over the demo directory: precedence, offices, loading and activation
-//! across replicas, explanations and transfers.
+//! across replicas, explanations, and transfers recorded from office-queue's events.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,7 +16,7 @@ use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::router::v1::router_client::RouterClient;
 use combipat_proto::router::v1::{
     ActivateDirectoryRequest, ExplainRequest, GetOfficeRequest, ListOfficesRequest,
-    LoadDirectoryRequest, PreviewRouteRequest, RecordTransferRequest,
+    LoadDirectoryRequest, PreviewRouteRequest,
 };
 use combipat_testkit::{
     TestBus, TestDatabase, TestService, demo_directory, eventually, grpc_channel, overrides,
@@ -338,7 +338,7 @@ async fn every_replica_switches_to_a_newly_activated_ruleset() {
 }
 
 #[tokio::test]
-async fn a_transfer_is_validated_recorded_explained_and_announced() {
+async fn a_transfer_decided_by_office_queue_is_recorded_and_explained_without_a_new_decision() {
     let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
     let (service, mut client) = start(&database, &bus).await;
     bus.wait_for_consumer(combipat_router::QUEUE.name)
@@ -351,53 +351,58 @@ async fn a_transfer_is_validated_recorded_explained_and_announced() {
         .await
         .unwrap();
     let first = routed.next(WAIT).await.unwrap();
+    assert_eq!(
+        first.sequence, 1,
+        "router's first decision opens the lifecycle"
+    );
     let Some(Payload::RequestRouted(first)) = first.payload else {
         panic!()
     };
+    assert_eq!(first.office.unwrap().code, "SEDE-MI");
 
-    let transfer = |office: &str, to: &str, reason: &str| {
-        with_token(
-            RecordTransferRequest {
-                request_id: request_id.clone(),
-                to_office_code: to.into(),
-                reason: reason.into(),
-            },
-            &official(office),
-        )
-        .unwrap()
+    // Office-queue owns the request now: it decides the transfer and announces it.
+    let office = |code: &str| combipat_proto::common::v1::OfficeRef {
+        code: code.into(),
+        ..Default::default()
     };
-    let refusals = [
-        ("SEDE-TO", "SEDE-TO", "not ours", Code::PermissionDenied),
-        ("SEDE-MI", "SEDE-XX", "typo", Code::InvalidArgument),
-        ("SEDE-MI", "SEDE-TO", " ", Code::InvalidArgument),
-        ("SEDE-MI", "SEDE-MI", "same", Code::FailedPrecondition),
-    ];
-    for (caller_office, to, reason, code) in refusals {
-        let refused = client
-            .record_transfer(transfer(caller_office, to, reason))
+    let transferred = combipat_platform::messaging::sequenced_envelope(
+        "office-queue",
+        &request_id,
+        4,
+        Payload::RequestTransferred(combipat_proto::events::v1::RequestTransferred {
+            from_office: Some(office("SEDE-MI")),
+            to_office: Some(office("SEDE-TO")),
+            reason: "residente a Torino da maggio".into(),
+            transferred_by: "funzionario-mi".into(),
+        }),
+    );
+    bus.publish_envelope(&transferred).await.unwrap();
+    // Published again, as a relay that died before its delete would: recorded once.
+    bus.publish_envelope(&transferred).await.unwrap();
+    let explain = |caller: String| {
+        let mut client = client.clone();
+        let request_id = request_id.clone();
+        async move {
+            client
+                .explain(with_token(ExplainRequest { request_id }, &caller).unwrap())
+                .await
+        }
+    };
+    eventually(WAIT, || async {
+        let explained = explain(official("SEDE-TO")).await?.into_inner();
+        Ok((explained.decisions.len() >= 2).then_some(()))
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        routed
+            .try_next(Duration::from_millis(200))
             .await
-            .unwrap_err();
-        assert_eq!(refused.code(), code, "{caller_office} -> {to}: {refused:?}");
-    }
-    let moved = client
-        .record_transfer(transfer(
-            "SEDE-MI",
-            "SEDE-TO",
-            "residente a Torino da maggio",
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(moved.office.unwrap().code, "SEDE-TO");
-
-    let second = routed.next(WAIT).await.unwrap();
-    let Some(Payload::RequestRouted(second)) = second.payload else {
-        panic!()
-    };
-    assert_eq!(second.kind, "transfer");
-    assert_eq!(second.rule, "transfer:SEDE-MI");
-    assert!(second.decision_sequence > first.decision_sequence);
-    assert_eq!(second.request.unwrap().protocol_number, "CP-2026-00000042");
+            .unwrap()
+            .is_none(),
+        "the transfer is office-queue's event; router announces no new decision"
+    );
 
     let explained = client
         .explain(
@@ -463,15 +468,31 @@ async fn without_an_active_ruleset_requests_wait_in_the_queue_until_one_is_activ
         .unwrap_err();
     assert_eq!(unavailable.code(), Code::Unavailable);
 
-    // Router does not consume before a ruleset is active (its queue is not even declared on
-    // a first deployment), so nothing can be routed blindly or dead-lettered meanwhile.
+    // Router does not consume before a ruleset is active, so nothing can be routed blindly
+    // or dead-lettered meanwhile; its queue exists (every service declares the whole
+    // topology), so what is submitted waits there.
     let mut routed = bus.observe("request.routed").await.unwrap();
     let summary = request_summary("F205", "pensioni", "CP-2026-00000100");
     let request_id = summary.request_id.clone();
     let event = submitted_event(summary);
+    eventually(WAIT, || async {
+        Ok(bus.queue_depth(combipat_router::QUEUE.name).await.ok())
+    })
+    .await
+    .unwrap();
+    bus.publish_envelope(&event).await.unwrap();
+    eventually(WAIT, || async {
+        Ok((bus.queue_depth(combipat_router::QUEUE.name).await? == 1).then_some(()))
+    })
+    .await
+    .unwrap();
     assert!(
-        bus.queue_depth(combipat_router::QUEUE.name).await.is_err(),
-        "nothing consumes before a ruleset is active"
+        routed
+            .try_next(Duration::from_millis(300))
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing is routed before a ruleset is active"
     );
 
     let demo = std::fs::read_to_string(demo_directory()).unwrap();
@@ -491,7 +512,6 @@ async fn without_an_active_ruleset_requests_wait_in_the_queue_until_one_is_activ
     bus.wait_for_consumer(combipat_router::QUEUE.name)
         .await
         .unwrap();
-    bus.publish_envelope(&event).await.unwrap();
     let out = routed.next(WAIT).await.unwrap();
     assert_eq!(out.request_id, request_id);
     assert_eq!(bus.queue_depth("router.requests.dlq").await.unwrap(), 0);

@@ -244,7 +244,7 @@ async fn an_event_that_keeps_failing_is_retried_dead_lettered_and_replayed() {
     .await
     .unwrap();
     let text = harness.service.metrics().await.unwrap();
-    let queue = format!("{}router.requests", harness.bus.queue_prefix);
+    let queue = "router.requests";
     // Two retry delays configured by the test settings: two retries, then the dead letter.
     assert_eq!(
         metric(

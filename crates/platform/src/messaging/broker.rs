@@ -1,3 +1,7 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::Context as _;
 use lapin::{Connection, ConnectionProperties};
 use secrecy::ExposeSecret as _;
 
@@ -9,6 +13,9 @@ use crate::settings::AmqpSettings;
 pub struct Broker {
     settings: AmqpSettings,
     service_name: &'static str,
+    /// The node the next connection tries first: after a failure the next one, so that the
+    /// tasks of a replica spread over the nodes that answer.
+    next_node: Arc<AtomicUsize>,
 }
 
 impl Broker {
@@ -16,6 +23,7 @@ impl Broker {
         Self {
             settings,
             service_name,
+            next_node: Arc::default(),
         }
     }
 
@@ -31,15 +39,43 @@ impl Broker {
         self.service_name
     }
 
-    /// Full name of one of this service's queues (with the configured prefix).
+    /// Full name of a queue (with the configured prefix).
     pub fn queue_name(&self, name: &str) -> String {
         format!("{}{name}", self.settings.queue_prefix)
     }
 
-    /// Opens a connection named after the service and the task, as shown in the broker's UI.
-    pub async fn connect(&self, task: &str) -> lapin::Result<Connection> {
-        let properties = ConnectionProperties::default()
-            .with_connection_name(format!("{}/{task}", self.service_name).into());
-        Connection::connect(self.settings.url.expose_secret(), properties).await
+    /// The name without the configured prefix, as metrics and commands show it.
+    pub fn unprefixed<'a>(&self, name: &'a str) -> &'a str {
+        name.strip_prefix(self.settings.queue_prefix.as_str())
+            .unwrap_or(name)
+    }
+
+    /// Opens a connection named after the service and the task (as the broker's UI shows
+    /// it), trying each configured node in turn.
+    pub async fn connect(&self, task: &str) -> anyhow::Result<Connection> {
+        let nodes = &self.settings.url;
+        anyhow::ensure!(!nodes.is_empty(), "amqp.url lists no broker");
+        let first = self.next_node.load(Ordering::Relaxed);
+        let mut last_error = None;
+        for offset in 0..nodes.len() {
+            let index = (first + offset) % nodes.len();
+            let properties = ConnectionProperties::default()
+                .with_connection_name(format!("{}/{task}", self.service_name).into());
+            match Connection::connect(nodes[index].expose_secret(), properties).await {
+                Ok(connection) => {
+                    self.next_node.store(index, Ordering::Relaxed);
+                    return Ok(connection);
+                }
+                Err(error) => {
+                    // The URL may carry a password: name the node by its position only.
+                    tracing::debug!(node = index, error = %error, "broker node did not answer");
+                    last_error = Some(error);
+                    self.next_node
+                        .store((index + 1) % nodes.len(), Ordering::Relaxed);
+                }
+            }
+        }
+        Err(last_error.map_or_else(|| anyhow::anyhow!("no broker node"), anyhow::Error::from))
+            .with_context(|| format!("no broker node of {} answered", nodes.len()))
     }
 }

@@ -4,10 +4,17 @@ use anyhow::Context as _;
 use lapin::options::{BasicAckOptions, BasicGetOptions, ConfirmSelectOptions};
 
 use super::{
-    ATTEMPT_HEADER, Broker, ERROR_HEADER, OutgoingMessage, SOURCE_QUEUE_HEADER, publish_confirmed,
+    ATTEMPT_HEADER, Broker, ERROR_HEADER, FIRST_FAILURE_HEADER, OutgoingMessage,
+    SOURCE_QUEUE_HEADER, header_text, publish_confirmed,
 };
 
-const RESET_HEADERS: &[&str] = &[ATTEMPT_HEADER, ERROR_HEADER, SOURCE_QUEUE_HEADER, "x-death"];
+const RESET_HEADERS: &[&str] = &[
+    ATTEMPT_HEADER,
+    FIRST_FAILURE_HEADER,
+    ERROR_HEADER,
+    SOURCE_QUEUE_HEADER,
+    "x-death",
+];
 
 /// Moves up to `limit` messages from `<queue>.dlq` back to `<queue>` (names without the
 /// prefix), each with its attempts reset. Each one is acknowledged in the dead-letter queue
@@ -38,11 +45,7 @@ pub async fn replay_dead_letters(broker: &Broker, queue: &str, limit: u64) -> an
         };
         let delivery = message.delivery;
         let original = delivery.properties.headers().clone().unwrap_or_default();
-        let error = original
-            .inner()
-            .get(ERROR_HEADER)
-            .map(|value| format!("{value:?}"))
-            .unwrap_or_default();
+        let error = header_text(&original, ERROR_HEADER).unwrap_or_default();
         // A fresh start: no attempts, no cause, no broker death records.
         let mut headers = lapin::types::FieldTable::default();
         for (key, value) in original.inner() {

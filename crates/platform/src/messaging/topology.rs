@@ -1,16 +1,30 @@
-//! Exchange and queue declarations. Declarations are idempotent, so every process declares
-//! what it uses at start and after each reconnect.
+//! Declaring the topology: the exchange, each consumer's queue family (main queue, one retry
+//! queue per distinct delay, dead-letter queue) and the history stream. Declarations are
+//! idempotent, and every service declares the whole [`catalogue`](super::catalogue) before it
+//! publishes or consumes, so that no event is ever published while a queue that should take
+//! it is missing (a message some other queue takes is confirmed, and `mandatory` cannot tell).
 
+use anyhow::Context as _;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 
 use super::Broker;
+use super::catalogue::{CATALOGUE, HISTORY};
 
 /// A consuming service's queue and the routing keys it is bound to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct QueueSpec {
+    /// The service that consumes it.
+    pub service: &'static str,
     /// Without the prefix, e.g. `router.requests`.
+    pub name: &'static str,
+    pub bindings: &'static [&'static str],
+}
+
+/// A stream (an append-only log read from any offset) and what it is bound to.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSpec {
     pub name: &'static str,
     pub bindings: &'static [&'static str],
 }
@@ -19,16 +33,17 @@ pub struct QueueSpec {
 #[derive(Debug, Clone)]
 pub struct QueueNames {
     pub main: String,
-    /// One per configured retry delay, in order.
-    pub retries: Vec<String>,
+    /// One per distinct retry delay, in the order of the schedule, with that delay.
+    pub retries: Vec<(String, u64)>,
     pub dead_letter: String,
 }
 
 impl QueueNames {
     pub fn new(broker: &Broker, spec: &QueueSpec) -> Self {
         let main = broker.queue_name(spec.name);
-        let retries = (1..=broker.settings().retry_delays_ms.len())
-            .map(|attempt| format!("{main}.retry.{attempt}"))
+        let retries = distinct_delays(&broker.settings().retry_delays_ms)
+            .into_iter()
+            .map(|delay_ms| (format!("{main}.retry.{}", delay_label(delay_ms)), delay_ms))
             .collect();
         let dead_letter = format!("{main}.dlq");
         Self {
@@ -37,6 +52,62 @@ impl QueueNames {
             dead_letter,
         }
     }
+
+    /// Every queue of the family.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.main.as_str())
+            .chain(self.retries.iter().map(|(name, _)| name.as_str()))
+            .chain(std::iter::once(self.dead_letter.as_str()))
+    }
+
+    /// The retry queue that holds events for `delay_ms`.
+    pub fn retry_queue(&self, delay_ms: u64) -> Option<&str> {
+        self.retries
+            .iter()
+            .find(|(_, delay)| *delay == delay_ms)
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// The delays of the schedule, each once, in order of first use.
+pub fn distinct_delays(delays: &[u64]) -> Vec<u64> {
+    let mut distinct = Vec::new();
+    for delay in delays {
+        if !distinct.contains(delay) {
+            distinct.push(*delay);
+        }
+    }
+    distinct
+}
+
+/// `1s`, `10m`, `1h`, `250ms`: the delay in the retry queue's name, so that two services
+/// with different schedules declare different queues instead of conflicting ones.
+pub fn delay_label(delay_ms: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [(3_600_000, "h"), (60_000, "m"), (1_000, "s"), (1, "ms")];
+    UNITS
+        .iter()
+        .find(|(unit, _)| delay_ms >= *unit && delay_ms.is_multiple_of(*unit))
+        .map_or_else(
+            || format!("{delay_ms}ms"),
+            |(unit, suffix)| format!("{}{suffix}", delay_ms / unit),
+        )
+}
+
+/// Declares the whole topology: the exchange, every consumer's queue family with its
+/// bindings, and the history stream.
+pub async fn declare_all(channel: &Channel, broker: &Broker) -> anyhow::Result<()> {
+    declare_exchange(channel, broker)
+        .await
+        .context("cannot declare the exchange")?;
+    for spec in CATALOGUE {
+        declare_queue(channel, broker, spec)
+            .await
+            .with_context(|| format!("cannot declare the queues of {}", spec.name))?;
+    }
+    declare_stream(channel, broker, &HISTORY)
+        .await
+        .with_context(|| format!("cannot declare the stream {}", HISTORY.name))?;
+    Ok(())
 }
 
 /// Declares the durable topic exchange all events go through.
@@ -61,52 +132,94 @@ pub async fn declare_queue(
     broker: &Broker,
     spec: &QueueSpec,
 ) -> lapin::Result<QueueNames> {
+    Ok(declare_queue_counted(channel, broker, spec).await?.0)
+}
+
+/// How many messages wait in a queue and how many consumers it has, as its declaration said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueCounts {
+    pub queue: String,
+    pub messages: u32,
+    pub consumers: u32,
+}
+
+/// [`declare_queue`], also answering each queue's counts (a declaration reports them).
+pub async fn declare_queue_counted(
+    channel: &Channel,
+    broker: &Broker,
+    spec: &QueueSpec,
+) -> lapin::Result<(QueueNames, Vec<QueueCounts>)> {
     let names = QueueNames::new(broker, spec);
     let settings = broker.settings();
+    let mut counts = Vec::with_capacity(names.retries.len() + 2);
 
-    declare_quorum(channel, broker, &names.dead_letter, FieldTable::default()).await?;
+    counts.push(declare_quorum(channel, broker, &names.dead_letter, FieldTable::default()).await?);
 
     // The broker dead-letters on its own only when a message exceeds the delivery limit
-    // (a consumer that keeps crashing on it); the consumer sends every other failure
-    // through the retry queues first.
+    // (a consumer process that keeps crashing on it); the consumer sends every other
+    // failure through the retry queues first.
     let mut main_args = FieldTable::default();
-    main_args.insert(
-        "x-dead-letter-exchange".into(),
-        AMQPValue::LongString("".into()),
-    );
-    main_args.insert(
-        "x-dead-letter-routing-key".into(),
-        AMQPValue::LongString(names.dead_letter.as_str().into()),
-    );
+    dead_letter_to(&mut main_args, &names.dead_letter);
     main_args.insert(
         "x-delivery-limit".into(),
         AMQPValue::LongUInt(settings.delivery_limit),
     );
-    at_least_once_dead_lettering(&mut main_args);
-    declare_quorum(channel, broker, &names.main, main_args).await?;
+    counts.push(declare_quorum(channel, broker, &names.main, main_args).await?);
 
-    for (retry, delay_ms) in names.retries.iter().zip(&settings.retry_delays_ms) {
-        // A message waits here for the queue's TTL, then the broker sends it back to the
-        // main queue. One queue per delay, so a long wait never blocks a short one.
+    for (retry, delay_ms) in &names.retries {
+        // A message waits here for its own expiration (the delay with jitter), then the
+        // broker sends it back to the main queue. The queue's TTL only bounds a message
+        // published without one. One queue per delay, so a long wait never blocks a short one.
         let mut args = FieldTable::default();
         args.insert(
             "x-message-ttl".into(),
-            AMQPValue::LongLongInt(saturating_i64(*delay_ms)),
+            AMQPValue::LongLongInt(saturating_i64(delay_ms.saturating_mul(5) / 4)),
         );
-        args.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString("".into()),
-        );
-        args.insert(
-            "x-dead-letter-routing-key".into(),
-            AMQPValue::LongString(names.main.as_str().into()),
-        );
-        at_least_once_dead_lettering(&mut args);
-        declare_quorum(channel, broker, retry, args).await?;
+        dead_letter_to(&mut args, &names.main);
+        counts.push(declare_quorum(channel, broker, retry, args).await?);
     }
 
     bind(channel, broker, &names.main, spec.bindings).await?;
-    Ok(names)
+    Ok((names, counts))
+}
+
+/// Declares a stream queue kept by age and size, bound to its routing keys.
+pub async fn declare_stream(
+    channel: &Channel,
+    broker: &Broker,
+    spec: &StreamSpec,
+) -> lapin::Result<String> {
+    let settings = broker.settings();
+    let name = broker.queue_name(spec.name);
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("stream".into()),
+    );
+    args.insert(
+        "x-max-age".into(),
+        AMQPValue::LongString(settings.history_max_age.as_str().into()),
+    );
+    args.insert(
+        "x-max-length-bytes".into(),
+        AMQPValue::LongLongInt(saturating_i64(settings.history_max_bytes)),
+    );
+    args.insert(
+        "x-stream-max-segment-size-bytes".into(),
+        AMQPValue::LongLongInt(saturating_i64(settings.history_segment_bytes)),
+    );
+    channel
+        .queue_declare(
+            name.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            args,
+        )
+        .await?;
+    bind(channel, broker, &name, spec.bindings).await?;
+    Ok(name)
 }
 
 async fn bind(channel: &Channel, broker: &Broker, queue: &str, keys: &[&str]) -> lapin::Result<()> {
@@ -124,10 +237,19 @@ async fn bind(channel: &Channel, broker: &Broker, queue: &str, keys: &[&str]) ->
     Ok(())
 }
 
+/// Where the broker sends what this queue dead-letters (through the default exchange).
 /// Quorum queues dead-letter at most once by default: a message moving to a retry queue or
 /// back could be dropped if the target refused it. At-least-once keeps it until the target
 /// confirms (it requires `reject-publish` overflow).
-fn at_least_once_dead_lettering(args: &mut FieldTable) {
+fn dead_letter_to(args: &mut FieldTable, target: &str) {
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString(target.into()),
+    );
     args.insert(
         "x-dead-letter-strategy".into(),
         AMQPValue::LongString("at-least-once".into()),
@@ -143,7 +265,7 @@ async fn declare_quorum(
     broker: &Broker,
     name: &str,
     mut args: FieldTable,
-) -> lapin::Result<()> {
+) -> lapin::Result<QueueCounts> {
     args.insert(
         "x-queue-type".into(),
         AMQPValue::LongString("quorum".into()),
@@ -164,9 +286,37 @@ async fn declare_quorum(
             args,
         )
         .await
-        .map(|_queue| ())
+        .map(|queue| QueueCounts {
+            queue: name.to_owned(),
+            messages: queue.message_count(),
+            consumers: queue.consumer_count(),
+        })
 }
 
 fn saturating_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_queues_are_named_by_their_delay() {
+        assert_eq!(delay_label(1_000), "1s");
+        assert_eq!(delay_label(10_000), "10s");
+        assert_eq!(delay_label(600_000), "10m");
+        assert_eq!(delay_label(3_600_000), "1h");
+        assert_eq!(delay_label(90_000), "90s");
+        assert_eq!(delay_label(250), "250ms");
+        assert_eq!(delay_label(0), "0ms");
+    }
+
+    #[test]
+    fn a_delay_used_twice_has_one_queue() {
+        assert_eq!(
+            distinct_delays(&[1_000, 3_600_000, 1_000, 3_600_000]),
+            vec![1_000, 3_600_000]
+        );
+    }
 }

@@ -1,0 +1,89 @@
+//! The one definition of the messaging topology: every consumer's queue and the routing keys
+//! bound to it, and the history stream. Every service declares all of it (not only its own
+//! queues) at start and after every reconnect, and so does `combipat-<service> topology`,
+//! the deployment step: a binding therefore exists before anything can publish to it, in
+//! whatever order the services start. A new consumer, or a new binding, is added here.
+
+use super::topology::{QueueSpec, StreamSpec};
+
+/// Router decides the office for each submitted request.
+pub const ROUTER_REQUESTS: QueueSpec = QueueSpec {
+    service: "router",
+    name: "router.requests",
+    bindings: &["request.submitted", "request.transferred"],
+};
+
+/// Office-queue files routed requests and follows what the patronato sends afterwards.
+pub const OFFICE_QUEUE_DECISIONS: QueueSpec = QueueSpec {
+    service: "office-queue",
+    name: "office-queue.decisions",
+    bindings: &[
+        "request.routed",
+        "request.unroutable",
+        "request.info_provided",
+        "request.sollecito",
+    ],
+};
+
+/// Intake keeps the operator's view of each request's life.
+pub const INTAKE_STATUS: QueueSpec = QueueSpec {
+    service: "intake",
+    name: "intake.status",
+    bindings: &[
+        "request.routed",
+        "request.unroutable",
+        "request.info_requested",
+        "request.answered",
+        "request.closed",
+        "request.transferred",
+    ],
+};
+
+/// Every consumer's queue.
+pub const CATALOGUE: &[QueueSpec] = &[ROUTER_REQUESTS, OFFICE_QUEUE_DECISIONS, INTAKE_STATUS];
+
+/// Every event, kept by age and size (`amqp.history_*`), for consumers that must read from
+/// the first event (reporting, and any consumer added or rebuilt later).
+pub const HISTORY: StreamSpec = StreamSpec {
+    name: "combipat.history",
+    bindings: &["#"],
+};
+
+/// The queues `service` consumes.
+pub fn queues_of(service: &str) -> impl Iterator<Item = &'static QueueSpec> + '_ {
+    CATALOGUE.iter().filter(move |spec| spec.service == service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_are_unique_and_start_with_their_service() {
+        let mut names: Vec<&str> = CATALOGUE.iter().map(|spec| spec.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len());
+        for spec in CATALOGUE {
+            assert!(
+                spec.name.starts_with(&format!("{}.", spec.service)),
+                "{}",
+                spec.name
+            );
+            assert!(!spec.bindings.is_empty(), "{} has no bindings", spec.name);
+        }
+    }
+
+    #[test]
+    fn every_event_type_has_a_consumer() {
+        use super::super::envelope::EVENT_TYPES;
+        for event_type in EVENT_TYPES {
+            assert!(
+                CATALOGUE
+                    .iter()
+                    .any(|spec| spec.bindings.contains(event_type)),
+                "nobody consumes {event_type}"
+            );
+        }
+    }
+}
