@@ -2,7 +2,10 @@
 # The deployment checks (issue 14): the Helm chart, the manifests of k8s/, the alerts and the
 # dashboards, all offline. Installs what it needs on first use (scripts/deploy/ensure-tools.sh).
 #   scripts/check-deploy.sh            everything
-# Renders and reports go to target/check-deploy/.
+# Renders and reports go to target/check-deploy/. When the service binaries are built
+# (COMBIPAT_BIN_DIR, default $CARGO_TARGET_DIR/debug), it also runs each of them with the
+# render's settings, commands and probes against this machine's PostgreSQL, RabbitMQ and
+# Redis (helm/combipat/tests/check_binaries.py; scripts/ensure-servers.sh starts them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deploy/ensure-tools.sh
@@ -60,6 +63,13 @@ step metrics-used         python3 "$tests/check_metrics.py"
 step alerts               python3 "$tests/check_alerts.py" "$out/render-production.yaml" "$out/rendered-rules.yaml"
 step promtool-check       promtool check rules "$chart/files/alerts.yaml" "$out/rendered-rules.yaml"
 step promtool-test        bash -c "cd $tests && promtool test rules alerts-test.yaml alerts-test-3d.yaml"
+
+bin_dir=${COMBIPAT_BIN_DIR:-${CARGO_TARGET_DIR:-target}/debug}
+if [ -x "$bin_dir/combipat-router" ]; then
+  step binaries           python3 "$tests/check_binaries.py" "$bin_dir" "$out/render-default.yaml"
+else
+  echo "skip  binaries               (no service binaries in $bin_dir: build them, or set COMBIPAT_BIN_DIR)"
+fi
 
 echo "check-deploy: $passed passed, ${#failed[@]} failed"
 [ "${#failed[@]}" -eq 0 ]

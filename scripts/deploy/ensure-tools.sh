@@ -19,6 +19,8 @@ python3 -c "import helm_python" 2>/dev/null || pip_wanted+=("helm-python-sdk==0.
 command -v kubernetes-validate >/dev/null 2>&1 || pip_wanted+=("kubernetes-validate==1.37.0")
 command -v checkov >/dev/null 2>&1 || pip_wanted+=("checkov==3.3.30")
 python3 -c "import yaml" 2>/dev/null || pip_wanted+=("PyYAML")
+# For the contract with the binaries (the startup probe's grpc.health.v1 check).
+python3 -c "import grpc, grpc_health.v1" 2>/dev/null || pip_wanted+=("grpcio" "grpcio-health-checking")
 if [ "${#pip_wanted[@]}" -gt 0 ]; then
   echo "check-deploy: installing ${pip_wanted[*]} (PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check "${pip_wanted[@]}"

@@ -147,10 +147,14 @@ spec:
               containerPort: {{ .svc.ports.http }}
               protocol: TCP
           {{- include "combipat.envSources" (dict "ctx" . "configFrom" "configMap") | nindent 10 }}
-          # The start covers loading the ANPR territory and connecting to the broker, which
-          # may take longer than a liveness period; livez answers as soon as the process runs.
+          # Until the gRPC server reports the service's own API SERVING (grpc.health.v1), which
+          # it does once the start (territory, database, broker) is done and the port is
+          # bound: so liveness never judges a replica that is still starting, and a start
+          # that binds the wrong API fails here. Not readiness: it stays SERVING until a stop.
           startupProbe:
-            httpGet: {path: /health/livez, port: http}
+            grpc:
+              port: {{ .svc.ports.grpc }}
+              service: {{ .traits.grpcService }}
             periodSeconds: 2
             failureThreshold: 60
           livenessProbe:

@@ -139,10 +139,13 @@ def check_deployment(docs, dep, values, path):
     ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
     if ports != block["ports"]:
         fail(f"{where}: container ports {ports}, values {block['ports']}")
-    for probe, path_ in (("livenessProbe", "/health/livez"), ("readinessProbe", "/health/readyz"), ("startupProbe", "/health/livez")):
+    for probe, path_ in (("livenessProbe", "/health/livez"), ("readinessProbe", "/health/readyz")):
         get = c.get(probe, {}).get("httpGet", {})
         if get.get("path") != path_ or get.get("port") not in ("http", block["ports"]["http"]):
             fail(f"{where}: {probe} is {get}, expected {path_} on the HTTP port")
+    startup = c.get("startupProbe", {}).get("grpc", {})
+    if startup.get("port") != block["ports"]["grpc"] or not re.fullmatch(r"combipat\.[a-z]+\.v1\.[A-Za-z]+", startup.get("service", "")):
+        fail(f"{where}: startupProbe is {startup}, expected grpc.health.v1 of combipat.<service>.v1.<Api> on the gRPC port")
     check_security(spec, where)
     if not dep["spec"]["template"]["metadata"].get("annotations", {}).get("checksum/config"):
         fail(f"{where}: no checksum/config annotation")
