@@ -23,7 +23,9 @@ step() {
   local start=$SECONDS
   if "$@" >"$out/$name.log" 2>&1; then
     passed=$((passed + 1))
-    printf 'ok    %-22s %3ss  %s\n' "$name" $((SECONDS - start)) "$(grep -v '^[[:space:]]*$' "$out/$name.log" | tail -n 1)"
+    local said
+    said=$(grep -v '^[[:space:]]*$' "$out/$name.log" | tail -n 1 | sed 's/^[[:space:]]*//')
+    printf 'ok    %-22s %3ss  %s\n' "$name" $((SECONDS - start)) "${said:-(nothing to report)}"
   else
     failed+=("$name")
     printf 'FAIL  %-22s %3ss  (%s)\n' "$name" $((SECONDS - start)) "$out/$name.log"
