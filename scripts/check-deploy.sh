@@ -24,7 +24,7 @@ step() {
   if "$@" >"$out/$name.log" 2>&1; then
     passed=$((passed + 1))
     local said
-    said=$(grep -v '^[[:space:]]*$' "$out/$name.log" | tail -n 1 | sed 's/^[[:space:]]*//')
+    said=$(grep -v '^[[:space:]]*$' "$out/$name.log" | tail -n 1 | sed 's/^[[:space:]]*//' || true)
     printf 'ok    %-22s %3ss  %s\n' "$name" $((SECONDS - start)) "${said:-(nothing to report)}"
   else
     failed+=("$name")
