@@ -371,6 +371,21 @@ seccompProfile:
 {{- end }}
 
 {{/*
+The service whose image runs the topology Job: the first, in the catalogue's order, that is
+enabled with topology.enabled. `combipat-<service> topology` declares the whole messaging
+topology, every service's queues included, so one run per release is enough; six would
+declare the same objects six times.
+*/}}
+{{- define "combipat.topologyRunner" -}}
+{{- $runner := "" }}
+{{- range $name := list "intake" "router" "office-queue" "notifier" "reminder-scheduler" "reporting" }}
+{{- $svc := index $.Values.services $name }}
+{{- if and (not $runner) $svc.enabled $svc.topology.enabled }}{{ $runner = $name }}{{ end }}
+{{- end }}
+{{- $runner }}
+{{- end }}
+
+{{/*
 Everything one service is made of. Args: root, name. The values block and the catalogue entry
 are looked up once here, and every part gets the same context.
 */}}

@@ -69,7 +69,8 @@ spec:
 {{- end }}
 
 {{- define "combipat.hooks" }}
-{{- if or .svc.migrations.enabled .svc.topology.enabled }}
+{{- $topology := eq (include "combipat.topologyRunner" .root) .name }}
+{{- if or .svc.migrations.enabled $topology }}
 {{- with include "combipat.ownSecretName" . }}
 ---
 apiVersion: v1
@@ -106,7 +107,7 @@ spec:
 {{- if .svc.migrations.enabled }}
 {{- include "combipat.hookJob" (dict "ctx" . "command" "migrate" "weight" -10) }}
 {{- end }}
-{{- if .svc.topology.enabled }}
+{{- if $topology }}
 {{- include "combipat.hookJob" (dict "ctx" . "command" "topology" "weight" -5) }}
 {{- end }}
 {{- end }}
