@@ -47,14 +47,15 @@ render_all() {
     python3 "$tests/render.py" render "${parts[@]}"
   done
 }
-render_files() { local s; for s in "${renders[@]}"; do echo "${s%%:*}"; done; }
+render_paths=()
+for spec in "${renders[@]}"; do render_paths+=("${spec%%:*}"); done
 
 step helm-lint            python3 "$tests/render.py" lint "$tests/required-inputs.yaml"
 step helm-lint-production python3 "$tests/render.py" lint "$chart/ci/production-values.yaml"
 step render               render_all
 step render-cases         python3 "$tests/check_render_cases.py"
 step chart-contract       python3 "$tests/check_chart.py" "${renders[@]}"
-step split-objects        python3 "$tests/split_objects.py" "$out/core.yaml" "$out/custom-resources.json" $(render_files) k8s/*/*.yaml
+step split-objects        python3 "$tests/split_objects.py" "$out/core.yaml" "$out/custom-resources.json" "${render_paths[@]}" k8s/*/*.yaml
 step kubernetes-validate  kubernetes-validate --strict --quiet -k 1.30.0 "$out/core.yaml"
 step custom-resources     node "$tests/crd-schemas/validate_crs.mjs" "$out/custom-resources.json"
 step security-scan        python3 "$tests/security_scan.py" "$out/core.yaml"
