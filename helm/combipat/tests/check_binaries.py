@@ -17,7 +17,7 @@ What the render points at a cluster is pointed at this machine instead, and only
 secrets (a database of its own per service, guest on RabbitMQ, local Redis), the identity
 provider (a JWKS served here from dev/keys' public key), the ANPR paths (../shared/data, where
 the image would carry them), the object store (a local directory), and queue names (a prefix
-of the run's own, expiring, so the shared broker keeps nothing). Router gets the demo office
+of the run's own: its queues expire, and its history stream is deleted at the end). Router gets the demo office
 directory, without which it does not consume and never reports ready.
 """
 import base64
@@ -236,6 +236,19 @@ def check_service(service, bin_dir, render, jwks_url, workdir, metrics_seen):
     return problems
 
 
+def forget_queues():
+    """Deletes the run's queues: x-expires removes the others, but a stream (the history) never expires."""
+    try:
+        listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name", "type"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        print("binaries: no rabbitmqctl here: the run's history stream stays on the broker", file=sys.stderr)
+        return
+    for line in listed.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[0].startswith(f"contract.{RUN_ID}.") and fields[1] == "stream":
+            subprocess.run(["rabbitmqctl", "-q", "delete_queue", fields[0]], capture_output=True, timeout=30)
+
+
 def services_txt():
     for line in (ROOT / "services.txt").read_text().splitlines():
         fields = line.split("#", 1)[0].split()
@@ -265,6 +278,7 @@ def main(argv):
             for found in pool.map(one, built):
                 problems += found
         checked = built
+    forget_queues()
     used = {line.split()[0] for line in (CHART / "files/metrics-used.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#") and line.split()[1] == "combipat"}
     exported = seen | {re.sub(r"_(bucket|count|sum)$", "", n) for n in seen}
