@@ -19,6 +19,9 @@ CREATE TABLE platform_jobs (
     last_error  TEXT,
     lease_owner UUID,
     lease_until TIMESTAMPTZ,
+    -- Bumped by every reschedule, so that a run that began before it does not delete the job
+    -- it no longer owns.
+    generation  BIGINT NOT NULL DEFAULT 0,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     -- A job that failed for good stays here, out of the runners' way, for an operator.
     dead_at     TIMESTAMPTZ,

@@ -21,6 +21,7 @@ use crate::auth::{AuthInterceptor, Authenticator};
 use crate::clock::Clock;
 use crate::grpc::{GrpcServer, set_not_serving};
 use crate::handler::{Transactional, TransactionalHandler};
+use crate::jobs::{JobHandler, JobRunner};
 use crate::messaging::{BatchHandler, Broker, Consumer, ConsumerHealth, QueueSpec, StartGate};
 use crate::outbox::{OutboxWaker, RelayHealth, run_relay};
 use crate::settings::{PlatformSettings, Settings};
@@ -191,6 +192,19 @@ impl ServiceContext {
             deadline: self.settings.shutdown.deadline(),
             started: counted.then(|| self.start_gate.expect()),
         }
+    }
+
+    /// Runs `handler`'s durable jobs (timers) beside the service: any number of replicas
+    /// share them, each job fires once.
+    pub fn add_jobs<H: JobHandler>(&mut self, handler: H) {
+        let runner = JobRunner {
+            pool: self.pool.clone(),
+            outbox: self.outbox.clone(),
+            clock: self.clock.clone(),
+            settings: self.settings.jobs.clone(),
+            handler: Arc::new(handler),
+        };
+        self.add_background(move |stop| Box::pin(runner.run(stop)));
     }
 
     /// What every service runs beside its own work: its queues' depths as metrics, the

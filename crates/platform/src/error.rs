@@ -49,6 +49,13 @@ pub enum ApiError {
     FailedPrecondition(String),
     #[error("{0}")]
     Unavailable(String),
+    /// This replica cannot take the call now (its database does not answer in time, it is
+    /// overloaded): gRPC `UNAVAILABLE` with `RetryInfo`, HTTP 503 with `Retry-After`.
+    #[error("{message}")]
+    RetryLater {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Over a rate limit: try again after `retry_after`.
     #[error("{message}")]
     ResourceExhausted {
@@ -69,7 +76,7 @@ impl ApiError {
             Self::Conflict(_) => Code::AlreadyExists,
             Self::Aborted(_) => Code::Aborted,
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
-            Self::Unavailable(_) => Code::Unavailable,
+            Self::Unavailable(_) | Self::RetryLater { .. } => Code::Unavailable,
             Self::ResourceExhausted { .. } => Code::ResourceExhausted,
             Self::Internal(_) => Code::Internal,
         }
@@ -80,9 +87,23 @@ impl ApiError {
     }
 }
 
+/// How long a caller should wait before retrying a call the database could not take.
+const DATABASE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A database that cannot take the call (no connection in time, a server going down) is the
+/// caller's cue to retry: `RetryLater`. Anything else is this service's fault: `Internal`.
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        Self::Internal(error.into())
+        if crate::db::is_unavailable(&error) {
+            tracing::warn!(error = %error, "the database cannot take the call; the caller is told to retry");
+            Self::RetryLater {
+                message: "the service is busy or its database is unavailable; retry shortly"
+                    .to_owned(),
+                retry_after: DATABASE_RETRY_AFTER,
+            }
+        } else {
+            Self::Internal(error.into())
+        }
     }
 }
 
@@ -130,6 +151,10 @@ impl From<ApiError> for tonic::Status {
                 tonic::Status::with_error_details(code, message, details)
             }
             ApiError::ResourceExhausted {
+                message,
+                retry_after,
+            }
+            | ApiError::RetryLater {
                 message,
                 retry_after,
             } => tonic::Status::with_error_details(
@@ -182,6 +207,20 @@ mod tests {
         assert_eq!(bad_request.field_violations.len(), MAX_VIOLATIONS);
         assert!(bad_request.field_violations[0].description.chars().count() <= MAX_REASON_CHARS);
         assert!(status.message().len() < 10_000);
+    }
+
+    #[test]
+    fn a_database_that_cannot_take_the_call_says_retry_later() {
+        let status: tonic::Status = ApiError::from(sqlx::Error::PoolTimedOut).into();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(
+            status
+                .get_details_retry_info()
+                .and_then(|retry| retry.retry_delay),
+            Some(DATABASE_RETRY_AFTER)
+        );
+        let other: tonic::Status = ApiError::from(sqlx::Error::RowNotFound).into();
+        assert_eq!(other.code(), Code::Internal);
     }
 
     #[test]

@@ -89,7 +89,16 @@ pub struct Effects<'t> {
     outgoing: &'t mut Vec<Pending>,
 }
 
-impl Effects<'_> {
+impl<'t> Effects<'t> {
+    /// Effects in `connection`'s transaction, collecting events in `outgoing` for the caller
+    /// to write to the outbox before it commits.
+    pub(crate) fn new(connection: &'t mut PgConnection, outgoing: &'t mut Vec<Pending>) -> Self {
+        Self {
+            connection,
+            outgoing,
+        }
+    }
+
     /// The open transaction.
     pub fn db(&mut self) -> &mut PgConnection {
         self.connection
@@ -145,10 +154,7 @@ impl<H: TransactionalHandler> Transactional<H> {
             if !fresh.remove(&event.id) {
                 continue;
             }
-            let mut effects = Effects {
-                connection: &mut transaction,
-                outgoing: &mut outgoing,
-            };
+            let mut effects = Effects::new(&mut transaction, &mut outgoing);
             self.handler
                 .apply(&mut effects, event)
                 .instrument((*span).clone())

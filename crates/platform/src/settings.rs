@@ -39,6 +39,7 @@ pub struct PlatformSettings {
     pub inbox: InboxSettings,
     pub jobs: JobsSettings,
     pub auth: AuthSettings,
+    pub identity: crate::auth::IdentitySettings,
     pub telemetry: TelemetrySettings,
     pub shutdown: ShutdownSettings,
 }
@@ -151,6 +152,8 @@ pub struct JobsSettings {
     /// A job that fires more than this after its due time counts as caught up (it was
     /// missed, e.g. during downtime, and fires once, late).
     pub catch_up_after_ms: u64,
+    /// How often the pending jobs are counted for the metrics (a count scans them).
+    pub gauge_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -272,11 +272,16 @@ impl OfficeQueue for OfficeQueueApi {
         let office = request.into_inner().office_code;
         authorise_office(&caller, &office)?;
         let changes = tokio_stream::wrappers::BroadcastStream::new(self.changes.subscribe());
-        let stream = changes.filter_map(move |change| match change {
-            Ok(change) if change.office.as_deref() == Some(office.as_str()) => {
+        let stream = changes.filter_map(move |feed| match feed {
+            Ok(crate::watch::Feed::Change(change))
+                if change.office.as_deref() == Some(office.as_str()) =>
+            {
                 Some(Ok(change.into()))
             }
-            Ok(_) => None,
+            Ok(crate::watch::Feed::Change(_)) => None,
+            Ok(crate::watch::Feed::Interrupted) => Some(Err(Status::aborted(
+                "the change feed was interrupted; read the queue again and watch anew",
+            ))),
             Err(_lagged) => Some(Err(Status::aborted(
                 "the watcher fell behind; read the queue again and watch anew",
             ))),

@@ -2,12 +2,10 @@
 //! by a trigger on every history entry, at commit, in commit order), fanned out to every
 //! watcher of the office.
 
-use std::time::Duration;
-
+use combipat_platform::listen::{Notice, listen};
 use combipat_proto::officequeue::v1::QueueChange;
 use serde::Deserialize;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -34,9 +32,17 @@ impl From<Change> for QueueChange {
     }
 }
 
+/// What the feed carries to watchers.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    Change(Change),
+    /// The listener lost its connection: changes may have been missed.
+    Interrupted,
+}
+
 #[derive(Clone)]
 pub struct Changes {
-    sender: broadcast::Sender<Change>,
+    sender: broadcast::Sender<Feed>,
     /// Cancelled when the service stops listening, which ends every watcher's stream (so a
     /// watcher never holds the graceful shutdown up).
     closed: CancellationToken,
@@ -54,42 +60,26 @@ impl Changes {
         self.closed.clone()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Feed> {
         self.sender.subscribe()
     }
 
-    /// Listens until `stop`, reconnecting after a lost connection.
+    /// Listens until `stop`. After a lost connection every watcher is told to read its
+    /// queue again: the changes committed meanwhile were not heard.
     pub async fn listen(self, pool: PgPool, stop: CancellationToken) {
         let _close_on_return = self.closed.clone().drop_guard();
-        loop {
-            let listening = relay(&pool, &self.sender);
-            tokio::select! {
-                () = stop.cancelled() => return,
-                Err(error) = listening => {
-                    tracing::warn!(error = %error, "lost the queue change listener; reconnecting");
-                }
+        let sender = self.sender.clone();
+        listen(pool, CHANNEL, stop, |notice| {
+            match notice {
+                Notice::Payload(payload) => match serde_json::from_str::<Change>(&payload) {
+                    // Nobody watching is no error: the change is simply not watched.
+                    Ok(change) => drop(sender.send(Feed::Change(change))),
+                    Err(error) => tracing::warn!(error = %error, "unreadable queue change notice"),
+                },
+                Notice::Reconnected => drop(sender.send(Feed::Interrupted)),
             }
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
-}
-
-/// Forwards notifications until the connection fails.
-async fn relay(
-    pool: &PgPool,
-    sender: &broadcast::Sender<Change>,
-) -> Result<std::convert::Infallible, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    loop {
-        let notification = listener.recv().await?;
-        match serde_json::from_str::<Change>(notification.payload()) {
-            // Nobody watching is no error: the change is simply not watched.
-            Ok(change) => drop(sender.send(change)),
-            Err(error) => tracing::warn!(error = %error, "unreadable queue change notice"),
-        }
+            std::future::ready(())
+        })
+        .await;
     }
 }

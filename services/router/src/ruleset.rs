@@ -9,9 +9,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use combipat_domain::Territory;
+use combipat_platform::listen::listen;
 use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::directory::{RoutingIndex, build_index, parse};
@@ -158,43 +158,24 @@ impl Rulesets {
         Ok(())
     }
 
-    /// Reloads on every activation notice, and every `interval` in case a notice was missed.
+    /// Reloads on every activation notice, after a lost notice connection, and every
+    /// `interval` in case a notice was missed anyway.
     pub async fn watch(self: Arc<Self>, interval: Duration, stop: CancellationToken) {
-        let mut listener: Option<PgListener> = None;
-        loop {
-            if listener.is_none() {
-                listener = match PgListener::connect_with(&self.pool).await {
-                    Ok(mut fresh) => match fresh.listen(CHANNEL).await {
-                        Ok(()) => Some(fresh),
-                        Err(error) => {
-                            tracing::warn!(error = %error, "cannot listen for ruleset activations; polling only");
-                            None
-                        }
-                    },
-                    Err(error) => {
-                        tracing::warn!(error = %error, "cannot listen for ruleset activations; polling only");
-                        None
-                    }
-                };
-            }
-            let notified = async {
-                match listener.as_mut() {
-                    Some(listener) => listener.recv().await.map(|_| ()),
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                () = stop.cancelled() => return,
-                result = notified => if let Err(error) = result {
-                    tracing::warn!(error = %error, "lost the ruleset notice connection; reconnecting");
-                    listener = None;
-                },
-                () = tokio::time::sleep(interval) => {}
-            }
+        let reload = || async {
             if let Err(error) = self.refresh().await {
                 tracing::error!(error = %error, "cannot reload the active ruleset; keeping the current one");
             }
-        }
+        };
+        let notices = listen(self.pool.clone(), CHANNEL, stop.clone(), |_notice| reload());
+        let polling = async {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(interval) => reload().await,
+                }
+            }
+        };
+        tokio::join!(notices, polling);
     }
 
     /// Resolves once a ruleset is active (true), or when `stop` is cancelled first (false).

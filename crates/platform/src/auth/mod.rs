@@ -5,6 +5,9 @@
 //! operators) and `inps_office` (for INPS officials). `exp` is required.
 
 mod keys;
+mod service;
+
+pub use service::{IdentitySettings, ServiceIdentity, require_service};
 
 use std::sync::{Arc, RwLock};
 
@@ -31,6 +34,8 @@ pub enum Role {
     Analista,
     /// Operates the system: reference data, mandates, replays.
     Admin,
+    /// Another COMBIPAT service calling on its own behalf (`sub` names it); see `service.rs`.
+    Service,
 }
 
 impl Role {
@@ -42,6 +47,7 @@ impl Role {
             Self::Responsabile => "responsabile",
             Self::Analista => "analista",
             Self::Admin => "admin",
+            Self::Service => "service",
         }
     }
 }
@@ -51,7 +57,7 @@ impl std::str::FromStr for Role {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         serde_json::from_value(serde_json::Value::String(text.to_owned()))
-            .map_err(|_unknown| anyhow::anyhow!("unknown role `{text}`: expected operatore, supervisore, funzionario, responsabile, analista or admin"))
+            .map_err(|_unknown| anyhow::anyhow!("unknown role `{text}`: expected operatore, supervisore, funzionario, responsabile, analista, admin or service"))
     }
 }
 
