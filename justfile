@@ -63,7 +63,7 @@ token role *claims:
 
 # Apply each service's migrations to its local database.
 migrate: setup build
-    for service in intake router office-queue; do cargo run -q -p combipat-$service -- migrate; done
+    for service in $(awk '!/^#/ && NF >= 4 { print $1 }' services.txt); do cargo run -q -p combipat-$service -- migrate; done
 
 # The deployment checks, offline: Helm chart, k8s/, CRD schemas, checkov, alerts and dashboards.
 check-deploy:

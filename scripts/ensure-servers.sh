@@ -5,7 +5,8 @@
 set -euo pipefail
 
 PG_HOST=127.0.0.1 PG_PORT=5432 PG_USER=${COMBIPAT_PG_USER:-postgres}
-DATABASES=(combipat_intake combipat_router combipat_office_queue)
+# Each service's database, from the one list of services (the fourth column).
+mapfile -t DATABASES < <(awk '!/^#/ && NF >= 4 { print $4 }' "$(dirname "$0")/../services.txt")
 
 say() { printf 'ensure-servers: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }

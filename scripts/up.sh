@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SERVICES=(intake router office-queue)
+# The one list of services: name, gRPC port, HTTP port, database, in start order.
+mapfile -t SERVICES < <(awk '!/^#/ && NF >= 4 { print $1 }' services.txt)
 BIN_DIR="${CARGO_TARGET_DIR:-target}/debug"
 RUN_DIR=run
 mkdir -p "$RUN_DIR"
@@ -23,12 +24,8 @@ export COMBIPAT__ATTACHMENTS__LOCAL_DIR="$PWD/$RUN_DIR/attachments"
 "$BIN_DIR/combipat-intake" admin mandates import dev/demo/mandates.csv >>"$RUN_DIR/intake.log" 2>&1 \
   || { echo "cannot load the demo mandates; see $RUN_DIR/intake.log" >&2; exit 1; }
 
-http_port() {
-  case "$1" in intake) echo 8081 ;; router) echo 8082 ;; office-queue) echo 8083 ;; esac
-}
-grpc_port() {
-  case "$1" in intake) echo 50051 ;; router) echo 50052 ;; office-queue) echo 50053 ;; esac
-}
+grpc_port() { awk -v name="$1" '$1 == name { print $2 }' services.txt; }
+http_port() { awk -v name="$1" '$1 == name { print $3 }' services.txt; }
 
 for service in "${SERVICES[@]}"; do
   pid_file="$RUN_DIR/$service.pid"
@@ -36,7 +33,8 @@ for service in "${SERVICES[@]}"; do
     echo "$service already runs (pid $(cat "$pid_file"))"
     continue
   fi
-  nohup "$BIN_DIR/combipat-$service" serve >>"$RUN_DIR/$service.log" 2>&1 &
+  COMBIPAT__GRPC__PORT=$(grpc_port "$service") COMBIPAT__HTTP__PORT=$(http_port "$service") \
+    nohup "$BIN_DIR/combipat-$service" serve >>"$RUN_DIR/$service.log" 2>&1 &
   echo $! >"$pid_file"
 done
 

@@ -2,9 +2,10 @@
 //! test's databases and queues, and an OTLP sink that receives their spans.
 
 pub mod fixtures;
+pub mod matrix;
 pub mod otlp;
 pub mod own_servers;
 pub mod process;
 
 pub use otlp::{OtlpSink, ReceivedSpan};
-pub use process::{Servers, ServiceProcess, System};
+pub use process::{Options, Servers, ServiceProcess, System};

@@ -119,6 +119,89 @@ impl OwnRabbitMq {
         self.launch().await
     }
 
+    /// SIGKILL to the node's Erlang VM (no shutdown, nothing flushed), then a start on the
+    /// same port and data.
+    pub async fn kill_and_restart(&mut self, down_for: Duration) -> anyhow::Result<()> {
+        self.kill().await?;
+        tokio::time::sleep(down_for).await;
+        self.launch().await
+    }
+
+    /// SIGKILL to the node's Erlang VM, found through the node itself (the server runs under
+    /// `su`, so our child is not the VM).
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        let output = Command::new("rabbitmqctl")
+            .args(["-n", &self.node, "eval", "os:getpid()."])
+            .output()
+            .await
+            .context("cannot run rabbitmqctl")?;
+        let pid: i32 = String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .trim_matches('"')
+            .parse()
+            .with_context(|| {
+                format!(
+                    "no pid from node {}: {}",
+                    self.node,
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            })?;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        self.wait_until_gone("survived SIGKILL").await
+    }
+
+    /// Waits for the child to end and the port to close; fails saying `otherwise`.
+    async fn wait_until_gone(&mut self, otherwise: &str) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+        }
+        for _ in 0..300 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_err()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("RabbitMQ on port {} {otherwise}", self.port)
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// A memory alarm at will: while `blocked`, the broker blocks every publishing
+    /// connection (it accepts the connection, then stops reading what it publishes).
+    pub async fn block_publishers(&self, blocked: bool) -> anyhow::Result<()> {
+        self.ctl(&[
+            "set_vm_memory_high_watermark",
+            if blocked { "0" } else { "0.4" },
+        ])
+        .await
+    }
+
+    /// `rabbitmqctl -n <node> ARGS`, failing with its output.
+    async fn ctl(&self, args: &[&str]) -> anyhow::Result<()> {
+        let output = Command::new("rabbitmqctl")
+            .args(["-n", &self.node])
+            .args(args)
+            .output()
+            .await
+            .context("cannot run rabbitmqctl")?;
+        anyhow::ensure!(
+            output.status.success(),
+            "rabbitmqctl {args:?} on {} failed: {}{}",
+            self.node,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(())
+    }
+
     /// `rabbitmqctl stop`: a clean broker shutdown that keeps its data. (The server runs
     /// under `su`, so a signal to our child would not reach the Erlang VM.)
     async fn stop(&mut self) -> anyhow::Result<()> {
@@ -132,19 +215,7 @@ impl OwnRabbitMq {
             "rabbitmqctl stop failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        if let Some(mut child) = self.child.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
-        }
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_err()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        anyhow::bail!("RabbitMQ on port {} did not stop", self.port)
+        self.wait_until_gone("did not stop").await
     }
 }
 
@@ -154,6 +225,34 @@ impl Drop for OwnRabbitMq {
             .args(["-n", &self.node, "stop"])
             .output();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A RabbitMQ cluster of the test's own: nodes on their own ports and data directories,
+/// joined to the first.
+pub struct OwnRabbitCluster {
+    pub nodes: Vec<OwnRabbitMq>,
+}
+
+impl OwnRabbitCluster {
+    pub async fn start(size: usize) -> anyhow::Result<Self> {
+        let mut nodes = Vec::with_capacity(size);
+        for _ in 0..size {
+            nodes.push(OwnRabbitMq::start().await?);
+        }
+        let first = nodes[0].node().to_owned();
+        for node in &nodes[1..] {
+            node.ctl(&["await_startup"]).await?;
+            node.ctl(&["stop_app"]).await?;
+            node.ctl(&["join_cluster", &first]).await?;
+            node.ctl(&["start_app"]).await?;
+        }
+        Ok(Self { nodes })
+    }
+
+    /// Every node's URL, as `amqp.url` takes them.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(OwnRabbitMq::url).collect()
     }
 }
 
@@ -230,6 +329,10 @@ impl OwnPostgres {
     }
 
     async fn pg_ctl(&self, action: &str) -> anyhow::Result<()> {
+        self.pg_ctl_mode(action, "fast").await
+    }
+
+    async fn pg_ctl_mode(&self, action: &str, mode: &str) -> anyhow::Result<()> {
         let options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
             self.port,
@@ -247,16 +350,17 @@ impl OwnPostgres {
                 &options,
                 "-w",
                 "-m",
-                "fast",
+                mode,
                 action,
             ],
         )
         .await
     }
 
-    /// A fast shutdown (every connection terminated) and a start on the same port and data.
-    pub async fn restart(&self, down_for: Duration) -> anyhow::Result<()> {
-        self.pg_ctl("stop").await?;
+    /// An immediate shutdown (as a crash: no checkpoint, every connection cut; recovery on
+    /// the next start) and a start on the same port and data.
+    pub async fn crash_and_restart(&self, down_for: Duration) -> anyhow::Result<()> {
+        self.pg_ctl_mode("stop", "immediate").await?;
         tokio::time::sleep(down_for).await;
         self.pg_ctl("start").await
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use combipat_platform::settings::env_var_for;
-use combipat_testkit::{TestBus, TestDatabase, eventually, http_get, overrides};
+use combipat_testkit::{TestBus, TestDatabase, eventually, http_get, overrides, services};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
@@ -49,9 +49,10 @@ pub struct ServiceProcess {
 impl ServiceProcess {
     fn new(
         name: &'static str,
+        replica: usize,
         database: &TestDatabase,
         bus: &TestBus,
-        otlp: Option<SocketAddr>,
+        options: &Options,
         log_dir: &std::path::Path,
     ) -> anyhow::Result<Self> {
         let grpc_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
@@ -63,7 +64,15 @@ impl ServiceProcess {
         env.insert(env_var_for("grpc.port"), grpc_addr.port().to_string());
         env.insert(env_var_for("http.port"), http_addr.port().to_string());
         env.insert(env_var_for("telemetry.log_format"), "json".into());
-        if let Some(otlp) = otlp {
+        for (key, value) in &options.settings {
+            let variable = if key.contains('.') {
+                env_var_for(key)
+            } else {
+                key.clone()
+            };
+            env.insert(variable, value.clone());
+        }
+        if let Some(otlp) = options.otlp {
             env.insert(
                 "OTEL_EXPORTER_OTLP_ENDPOINT".into(),
                 format!("http://{otlp}"),
@@ -75,7 +84,7 @@ impl ServiceProcess {
             grpc_addr,
             http_addr,
             env,
-            log: log_dir.join(format!("{name}.log")),
+            log: log_dir.join(format!("{name}-{replica}.log")),
             child: None,
         })
     }
@@ -126,6 +135,27 @@ impl ServiceProcess {
         Ok(status.code())
     }
 
+    /// Sets (or, with `None`, removes) an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        match value {
+            Some(value) => self.env.insert(key.to_owned(), value.to_owned()),
+            None => self.env.remove(key),
+        };
+    }
+
+    /// Waits for the process to exit by itself (e.g. at a failpoint); returns its exit code.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<Option<i32>> {
+        let mut child = self.child.take().context("not running")?;
+        let status = tokio::time::timeout(timeout, child.wait())
+            .await
+            .with_context(|| format!("{} did not exit", self.name))??;
+        Ok(status.code())
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// The database this service runs on.
     pub fn database_url(&self) -> Option<&str> {
         self.env.get("COMBIPAT__DATABASE__URL").map(String::as_str)
@@ -138,67 +168,161 @@ impl ServiceProcess {
     }
 }
 
-/// intake, router and office-queue, each with its own database, sharing one test bus.
-pub struct System {
-    pub intake: ServiceProcess,
-    pub router: ServiceProcess,
-    pub office_queue: ServiceProcess,
-    pub log_dir: PathBuf,
-}
-
 /// Which servers a [`System`] uses: the development ones unless a test brings its own.
 #[derive(Debug, Clone, Default)]
 pub struct Servers {
-    pub amqp_url: Option<String>,
+    /// One URL per broker node (a cluster's nodes, or a test's own broker).
+    pub amqp_urls: Vec<String>,
     pub postgres_admin_url: Option<String>,
+}
+
+/// How a [`System`] is started.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub servers: Servers,
+    pub otlp: Option<SocketAddr>,
+    /// Processes per service (1 when 0).
+    pub replicas: usize,
+    /// Services prepared but not started (a test starts them later).
+    pub deferred: Vec<&'static str>,
+    /// Settings for every process, as `section.field` keys (e.g. the production retry
+    /// schedule), or raw environment variables when the key has no dot.
+    pub settings: Vec<(String, String)>,
+}
+
+/// Every service of `services.txt`, each with its own database (shared by its replicas), all
+/// on one test bus.
+pub struct System {
+    pub processes: Vec<ServiceProcess>,
+    pub bus: TestBus,
+    pub log_dir: PathBuf,
 }
 
 impl System {
     pub async fn start(otlp: Option<SocketAddr>) -> anyhow::Result<Self> {
-        Self::start_on(&Servers::default(), otlp).await
+        Self::start_with(Options {
+            otlp,
+            ..Options::default()
+        })
+        .await
     }
 
-    /// The three services on `servers` (a test's own broker or database server).
+    /// Every service on `servers` (a test's own broker or database server).
     pub async fn start_on(servers: &Servers, otlp: Option<SocketAddr>) -> anyhow::Result<Self> {
-        let bus = match &servers.amqp_url {
-            Some(url) => TestBus::on(url),
-            None => TestBus::new(),
-        };
-        let database = || async {
-            match &servers.postgres_admin_url {
-                Some(admin) => TestDatabase::create_on(admin).await,
-                None => TestDatabase::create().await,
+        Self::start_with(Options {
+            servers: servers.clone(),
+            otlp,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(mut options: Options) -> anyhow::Result<Self> {
+        let bus = match options.servers.amqp_urls.as_slice() {
+            [] => TestBus::new(),
+            [one] => TestBus::on(one),
+            // A cluster: the services get every node; the test's own checks go to the last,
+            // which a test that kills a node leaves alone.
+            [.., last] => {
+                let all = options.servers.amqp_urls.join(",");
+                options.settings.push(("amqp.url".to_owned(), all));
+                TestBus::on(last)
             }
         };
         let log_dir =
             std::env::temp_dir().join(format!("combipat-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&log_dir)?;
+        let mut processes = Vec::new();
+        for service in services() {
+            let database = match &options.servers.postgres_admin_url {
+                Some(admin) => TestDatabase::create_on(admin).await?,
+                None => TestDatabase::create().await?,
+            };
+            for replica in 0..options.replicas.max(1) {
+                processes.push(ServiceProcess::new(
+                    service.name,
+                    replica,
+                    &database,
+                    &bus,
+                    &options,
+                    &log_dir,
+                )?);
+            }
+        }
         let mut system = Self {
-            intake: ServiceProcess::new("intake", &database().await?, &bus, otlp, &log_dir)?,
-            router: ServiceProcess::new("router", &database().await?, &bus, otlp, &log_dir)?,
-            office_queue: ServiceProcess::new(
-                "office-queue",
-                &database().await?,
-                &bus,
-                otlp,
-                &log_dir,
-            )?,
+            processes,
+            bus,
             log_dir,
         };
-        // Consumers first, so that every event has a queue to go to.
-        system.office_queue.start().await?;
-        system.router.start().await?;
-        system.intake.start().await?;
-        system.grant_mandates().await?;
+        // In the list's order: consumers before producers.
+        for process in &mut system.processes {
+            if !options.deferred.contains(&process.name) {
+                process.start().await?;
+            }
+        }
+        if !options.deferred.contains(&"intake") {
+            system.grant_mandates().await?;
+        }
         Ok(system)
     }
 
+    /// The first replica of `service`.
+    pub fn service(&self, service: &str) -> &ServiceProcess {
+        self.processes
+            .iter()
+            .find(|process| process.name == service)
+            .unwrap_or_else(|| unreachable_service(service))
+    }
+
+    pub fn service_mut(&mut self, service: &str) -> &mut ServiceProcess {
+        self.processes
+            .iter_mut()
+            .find(|process| process.name == service)
+            .unwrap_or_else(|| unreachable_service(service))
+    }
+
+    /// Every replica of `service`.
+    pub fn replicas_mut(&mut self, service: &str) -> impl Iterator<Item = &mut ServiceProcess> {
+        let service = service.to_owned();
+        self.processes
+            .iter_mut()
+            .filter(move |process| process.name == service)
+    }
+
+    pub fn intake(&self) -> &ServiceProcess {
+        self.service("intake")
+    }
+
+    pub fn router(&self) -> &ServiceProcess {
+        self.service("router")
+    }
+
+    pub fn office_queue(&self) -> &ServiceProcess {
+        self.service("office-queue")
+    }
+
+    /// SIGTERM to every running process; each must exit 0.
+    pub async fn stop_all(&mut self) -> anyhow::Result<()> {
+        for process in &mut self.processes {
+            if process.is_running() {
+                let code = process.stop(Signal::SIGTERM).await?;
+                anyhow::ensure!(
+                    code == Some(0),
+                    "{} did not stop cleanly ({code:?}): {}",
+                    process.name,
+                    process.log_tail()
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The mandates the end-to-end requests need: INCA for the citizen of the fixtures.
-    async fn grant_mandates(&self) -> anyhow::Result<()> {
+    pub async fn grant_mandates(&self) -> anyhow::Result<()> {
         use combipat_proto::intake::v1::mandates_client::MandatesClient;
         use combipat_proto::intake::v1::{Mandate, PutMandatesRequest};
         let mut mandates =
-            MandatesClient::new(combipat_testkit::grpc_channel(self.intake.grpc_addr).await?);
+            MandatesClient::new(combipat_testkit::grpc_channel(self.intake().grpc_addr).await?);
         let admin = combipat_testkit::token(combipat_platform::auth::Role::Admin, &[])?;
         mandates
             .put_mandates(combipat_testkit::with_token(
@@ -215,4 +339,12 @@ impl System {
             .await?;
         Ok(())
     }
+}
+
+#[allow(
+    clippy::panic,
+    reason = "a test naming a service that does not exist is a broken test"
+)]
+fn unreachable_service(service: &str) -> ! {
+    panic!("no service {service} in services.txt")
 }

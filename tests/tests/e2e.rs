@@ -30,9 +30,9 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn a_request_reaches_the_office_queue_in_one_trace() {
     let sink = OtlpSink::start().await.unwrap();
     let mut system = System::start(Some(sink.addr)).await.unwrap();
-    let mut intake = IntakeClient::new(grpc_channel(system.intake.grpc_addr).await.unwrap());
+    let mut intake = IntakeClient::new(grpc_channel(system.intake().grpc_addr).await.unwrap());
     let mut queue =
-        OfficeQueueClient::new(grpc_channel(system.office_queue.grpc_addr).await.unwrap());
+        OfficeQueueClient::new(grpc_channel(system.office_queue().grpc_addr).await.unwrap());
 
     let submitted = intake
         .submit_request(with_token(request("F205", "Domanda di pensione"), &operator()).unwrap())
@@ -158,27 +158,15 @@ async fn a_request_reaches_the_office_queue_in_one_trace() {
     services.sort();
     assert_eq!(services, ["intake", "office-queue", "router"]);
 
-    for service in [
-        &mut system.intake,
-        &mut system.router,
-        &mut system.office_queue,
-    ] {
-        assert_eq!(
-            service.stop(Signal::SIGTERM).await.unwrap(),
-            Some(0),
-            "{} did not stop cleanly: {}",
-            service.name,
-            service.log_tail()
-        );
-    }
+    system.stop_all().await.unwrap();
 }
 
 #[tokio::test]
 async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
     let mut system = System::start(None).await.unwrap();
-    let mut intake = IntakeClient::new(grpc_channel(system.intake.grpc_addr).await.unwrap());
+    let mut intake = IntakeClient::new(grpc_channel(system.intake().grpc_addr).await.unwrap());
     let mut queue =
-        OfficeQueueClient::new(grpc_channel(system.office_queue.grpc_addr).await.unwrap());
+        OfficeQueueClient::new(grpc_channel(system.office_queue().grpc_addr).await.unwrap());
     let token = operator();
     let mut accepted = HashSet::new();
 
@@ -191,10 +179,14 @@ async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
         accepted.insert(response.into_inner().request_id);
     }
     assert_eq!(
-        system.router.stop(Signal::SIGTERM).await.unwrap(),
+        system
+            .service_mut("router")
+            .stop(Signal::SIGTERM)
+            .await
+            .unwrap(),
         Some(0),
         "{}",
-        system.router.log_tail()
+        system.router().log_tail()
     );
 
     // The other half while the router is down; then intake is stopped right after the last
@@ -207,13 +199,17 @@ async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
         accepted.insert(response.into_inner().request_id);
     }
     assert_eq!(
-        system.intake.stop(Signal::SIGTERM).await.unwrap(),
+        system
+            .service_mut("intake")
+            .stop(Signal::SIGTERM)
+            .await
+            .unwrap(),
         Some(0),
         "{}",
-        system.intake.log_tail()
+        system.intake().log_tail()
     );
-    system.router.start().await.unwrap();
-    system.intake.start().await.unwrap();
+    system.service_mut("router").start().await.unwrap();
+    system.service_mut("intake").start().await.unwrap();
 
     let client = queue.clone();
     let expected = accepted.len();
@@ -235,18 +231,7 @@ async fn sigterm_in_the_middle_of_a_flow_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(all_items(&mut queue, "SEDE-TO").await.len(), expected);
 
-    for service in [
-        &mut system.intake,
-        &mut system.router,
-        &mut system.office_queue,
-    ] {
-        assert_eq!(
-            service.stop(Signal::SIGTERM).await.unwrap(),
-            Some(0),
-            "{}",
-            service.log_tail()
-        );
-    }
+    system.stop_all().await.unwrap();
 }
 
 #[tokio::test]
@@ -256,9 +241,9 @@ async fn an_office_asks_for_information_and_the_operator_replies_with_files_both
     const MODULO: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
 
     let mut system = System::start(None).await.unwrap();
-    let mut intake = IntakeClient::new(grpc_channel(system.intake.grpc_addr).await.unwrap());
+    let mut intake = IntakeClient::new(grpc_channel(system.intake().grpc_addr).await.unwrap());
     let mut queue =
-        OfficeQueueClient::new(grpc_channel(system.office_queue.grpc_addr).await.unwrap());
+        OfficeQueueClient::new(grpc_channel(system.office_queue().grpc_addr).await.unwrap());
     let delega = intake
         .upload_attachment(
             with_token(
@@ -520,16 +505,5 @@ async fn an_office_asks_for_information_and_the_operator_replies_with_files_both
     assert_eq!(names, ["delega.pdf", "IBAN.pdf"]);
     assert_eq!(history[3].text, "IBAN IT60X0542811101000000123456");
 
-    for service in [
-        &mut system.intake,
-        &mut system.router,
-        &mut system.office_queue,
-    ] {
-        assert_eq!(
-            service.stop(Signal::SIGTERM).await.unwrap(),
-            Some(0),
-            "{}",
-            service.log_tail()
-        );
-    }
+    system.stop_all().await.unwrap();
 }

@@ -16,7 +16,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use combipat_proto::events::v1::Envelope;
 use lapin::Channel;
-use lapin::options::ConfirmSelectOptions;
 use lapin::types::FieldTable;
 use prost::Message as _;
 use sqlx::types::Json;
@@ -180,14 +179,7 @@ async fn relay_session(
 ) -> anyhow::Result<()> {
     let timeout = Duration::from_millis(settings.publish_timeout_ms.max(1));
     let (_connection, channel) = tokio::time::timeout(timeout, async {
-        let connection = broker
-            .connect("outbox")
-            .await
-            .context("cannot connect to the broker")?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        let (connection, channel) = broker.confirmed_channel("outbox").await?;
         declare_all(&channel, broker).await?;
         anyhow::Ok((connection, channel))
     })
@@ -282,6 +274,12 @@ async fn relay_batch(
         .execute(&mut *transaction)
         .await?;
     transaction.commit().await?;
+    // Every event refused: seen when a channel was opened while a quorum queue was electing a
+    // leader (RabbitMQ 3.10 keeps nacking on that channel). A new session gets a new channel.
+    anyhow::ensure!(
+        !confirmed.is_empty(),
+        "the broker refused every event of a batch; starting a new session"
+    );
     Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
 }
 

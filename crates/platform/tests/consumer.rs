@@ -23,11 +23,9 @@ use combipat_proto::events::v1::RequestSollecito;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_testkit::{TestBus, TestDatabase, eventually};
 use sqlx::PgPool;
-use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
 
-static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
 const WAIT: Duration = Duration::from_secs(20);
 
 const SPEC: QueueSpec = QueueSpec {
@@ -101,7 +99,7 @@ async fn setup() -> Harness {
         .connect(&database.url)
         .await
         .unwrap();
-    combipat_platform::db::migrate(&pool, &NO_MIGRATIONS)
+    combipat_platform::db::migrate(&pool, &sqlx::migrate::Migrator::DEFAULT)
         .await
         .unwrap();
     sqlx::query("CREATE TABLE applied (event_id UUID NOT NULL, tx BIGINT NOT NULL)")

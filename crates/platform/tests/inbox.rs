@@ -9,19 +9,13 @@
 use combipat_platform::inbox;
 use combipat_platform::settings::InboxSettings;
 use combipat_testkit::TestDatabase;
-use sqlx::migrate::Migrator;
-
-static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
 
 #[tokio::test]
 async fn rows_older_than_the_retention_are_deleted_in_batches_and_younger_ones_kept() {
     let pool = TestDatabase::create()
         .await
         .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    combipat_platform::db::migrate(&pool, &NO_MIGRATIONS)
+        .with_platform_tables()
         .await
         .unwrap();
     // 12,000 ids processed eight days ago, 500 an hour ago.

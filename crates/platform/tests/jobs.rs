@@ -22,11 +22,9 @@ use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::settings::JobsSettings;
 use combipat_testkit::{TestDatabase, eventually};
 use sqlx::PgPool;
-use sqlx::migrate::Migrator;
 use tokio_util::sync::CancellationToken;
 
 const KIND: &str = "test_timer";
-static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
 
 /// Records each firing in `fired`, in the completing transaction; `perform` can be made to
 /// hang, as a replica about to be killed would.
@@ -64,10 +62,7 @@ async fn database() -> PgPool {
     let pool = TestDatabase::create()
         .await
         .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    combipat_platform::db::migrate(&pool, &NO_MIGRATIONS)
+        .with_platform_tables()
         .await
         .unwrap();
     sqlx::query(

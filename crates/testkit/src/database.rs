@@ -48,4 +48,12 @@ impl TestDatabase {
     pub async fn connect(&self) -> anyhow::Result<sqlx::PgPool> {
         Ok(sqlx::PgPool::connect(&self.url).await?)
     }
+
+    /// A pool on this database with the platform's own tables (outbox, inbox, jobs) and no
+    /// service's: for tests of the platform itself.
+    pub async fn with_platform_tables(&self) -> anyhow::Result<sqlx::PgPool> {
+        let pool = self.connect().await?;
+        combipat_platform::db::migrate(&pool, &sqlx::migrate::Migrator::DEFAULT).await?;
+        Ok(pool)
+    }
 }

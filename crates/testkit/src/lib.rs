@@ -6,6 +6,7 @@ mod database;
 mod fixtures;
 mod raw_grpc;
 mod service;
+mod services;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,7 @@ pub use database::TestDatabase;
 pub use fixtures::{request_summary, submitted_event};
 pub use raw_grpc::raw_call;
 pub use service::{TestService, grpc_channel, http_get, with_token};
+pub use services::{ServiceEntry, services};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {

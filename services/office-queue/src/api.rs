@@ -106,7 +106,7 @@ impl OfficeQueue for OfficeQueueApi {
                 .await
                 .map_err(ApiError::from)?;
         Ok(Response::new(GetItemResponse {
-            item: Some(item.into()),
+            item: Some(item.into_item(self.desk.clock.now())),
             history,
             request_attachments,
             office_attachments,

@@ -107,7 +107,6 @@ pub async fn find(
     .await
 }
 
-/// Appends one entry to the item's history (the table refuses updates and deletes).
 /// Serialises the writers that give items a place in `office`'s queue until commit, so that
 /// the office's `seq` values (the ListItems cursor) follow commit order.
 pub async fn lock_office(connection: &mut PgConnection, office: &str) -> sqlx::Result<()> {
@@ -118,6 +117,7 @@ pub async fn lock_office(connection: &mut PgConnection, office: &str) -> sqlx::R
         .map(|_| ())
 }
 
+/// Appends one entry to the item's history (the table refuses updates and deletes).
 pub async fn record(
     connection: &mut PgConnection,
     request_id: Uuid,

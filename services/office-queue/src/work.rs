@@ -7,7 +7,6 @@ use combipat_platform::auth::{Principal, Role};
 use combipat_platform::clock::Clock;
 use combipat_platform::messaging::sequenced_envelope;
 use combipat_platform::outbox::OutboxWaker;
-use combipat_platform::time::timestamp_now;
 use combipat_platform::{ApiError, Violation, outbox};
 use combipat_proto::common::v1::OfficeRef;
 use combipat_proto::events::v1::Envelope;
@@ -276,13 +275,14 @@ impl ToPatronato {
         caller: &Principal,
         text: String,
         attachments: Vec<combipat_proto::common::v1::AttachmentRef>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Payload {
         match self {
             Self::Answer => Payload::RequestAnswered(RequestAnswered {
                 office: Some(office(item)),
                 answer: text,
                 answered_by: caller.subject.clone(),
-                answered_at: Some(timestamp_now()),
+                answered_at: Some(combipat_platform::time::to_timestamp(now)),
                 attachments,
             }),
             Self::InfoRequest => Payload::RequestInfoRequested(RequestInfoRequested {
@@ -362,7 +362,7 @@ pub async fn to_patronato(
         request_id,
     )
     .await?;
-    let event = kind.event(&item, caller, text, files);
+    let event = kind.event(&item, caller, text, files, desk.clock.now());
     outbox::enqueue(&mut transaction, &lifecycle_event(&changed, event)).await?;
     desk.outbox.commit(transaction).await?;
     Ok(changed)

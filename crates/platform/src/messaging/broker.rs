@@ -2,7 +2,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
-use lapin::{Connection, ConnectionProperties};
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection, ConnectionProperties};
 use secrecy::ExposeSecret as _;
 
 use crate::settings::AmqpSettings;
@@ -77,5 +78,18 @@ impl Broker {
         }
         Err(last_error.map_or_else(|| anyhow::anyhow!("no broker node"), anyhow::Error::from))
             .with_context(|| format!("no broker node of {} answered", nodes.len()))
+    }
+
+    /// A connection and a channel in confirm mode on it, for a task that publishes.
+    pub async fn confirmed_channel(&self, task: &str) -> anyhow::Result<(Connection, Channel)> {
+        let connection = self
+            .connect(task)
+            .await
+            .context("cannot connect to the broker")?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok((connection, channel))
     }
 }

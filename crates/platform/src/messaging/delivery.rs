@@ -28,12 +28,7 @@ pub struct BatchContext<H> {
 }
 
 fn delivery_span(queue: &str, delivery: &Delivery) -> tracing::Span {
-    let message_id = delivery
-        .properties
-        .message_id()
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let message_id = super::divert::message_id(delivery);
     let span = tracing::info_span!(
         "process",
         otel.name = format!("process {queue}"),

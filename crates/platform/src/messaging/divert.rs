@@ -77,12 +77,7 @@ impl Diverter {
                 (self.names.dead_letter.as_str(), None, "dead_lettered")
             }
         };
-        let message_id = delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let message_id = message_id(delivery);
         let publish = || {
             let headers = headers.clone();
             let message_id = message_id.as_str();
@@ -126,6 +121,16 @@ fn bounded(text: &str) -> String {
     text.chars().take(2_000).collect()
 }
 
+/// The delivery's message id (the event id), or empty.
+pub fn message_id(delivery: &Delivery) -> String {
+    delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
 /// A numeric header, whatever integer type the broker or a client gave it.
 pub fn header_u64(headers: &FieldTable, key: &str) -> Option<u64> {
     match headers.inner().get(key)? {
@@ -145,5 +150,27 @@ pub fn header_text(headers: &FieldTable, key: &str) -> Option<String> {
         AMQPValue::LongString(text) => Some(String::from_utf8_lossy(text.as_bytes()).into_owned()),
         AMQPValue::ShortString(text) => Some(text.as_str().to_owned()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_read_as_text_and_numbers_whatever_their_wire_type() {
+        let mut headers = FieldTable::default();
+        headers.insert(
+            "x-combipat-error".into(),
+            AMQPValue::LongString("the database is unavailable".into()),
+        );
+        headers.insert("n".into(), AMQPValue::LongInt(3));
+        assert_eq!(
+            header_text(&headers, "x-combipat-error").as_deref(),
+            Some("the database is unavailable"),
+            "an error header is logged as text, not as a list of bytes"
+        );
+        assert_eq!(header_u64(&headers, "n"), Some(3));
+        assert_eq!(header_u64(&headers, "missing"), None);
     }
 }

@@ -20,7 +20,7 @@ mod topology;
 
 pub use broker::Broker;
 pub use consumer::{Consumer, StartGate, Started};
-pub use divert::{header_text, header_u64};
+pub use divert::{header_text, header_u64, message_id};
 pub use envelope::{EVENT_TYPES, EnvelopeExt, new_envelope, sequenced_envelope};
 pub use handler::{BatchHandler, BatchOutcome, HandleError, Incoming};
 pub use pause::{ConsumerHealth, backoff};

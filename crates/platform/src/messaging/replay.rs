@@ -1,11 +1,11 @@
 //! Moving dead-lettered events back to their queue once the cause is fixed.
 
 use anyhow::Context as _;
-use lapin::options::{BasicAckOptions, BasicGetOptions, ConfirmSelectOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 
 use super::{
     ATTEMPT_HEADER, Broker, ERROR_HEADER, FIRST_FAILURE_HEADER, OutgoingMessage,
-    SOURCE_QUEUE_HEADER, header_text, publish_confirmed,
+    SOURCE_QUEUE_HEADER, header_text, message_id, publish_confirmed,
 };
 
 const RESET_HEADERS: &[&str] = &[
@@ -23,14 +23,7 @@ const RESET_HEADERS: &[&str] = &[
 pub async fn replay_dead_letters(broker: &Broker, queue: &str, limit: u64) -> anyhow::Result<u64> {
     let main = broker.queue_name(queue);
     let dead_letter = format!("{main}.dlq");
-    let connection = broker
-        .connect("replay")
-        .await
-        .context("cannot connect to the broker")?;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let (connection, channel) = broker.confirmed_channel("replay").await?;
     let mut moved = 0;
     while moved < limit {
         let Some(message) = channel
@@ -56,12 +49,7 @@ pub async fn replay_dead_letters(broker: &Broker, queue: &str, limit: u64) -> an
                 headers.insert(key.clone(), value.clone());
             }
         }
-        let message_id = delivery
-            .properties
-            .message_id()
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let message_id = message_id(&delivery);
         publish_confirmed(
             &channel,
             OutgoingMessage {
