@@ -11,6 +11,9 @@ const PROTOS: &[&str] = &[
     "combipat/intake/v1/intake.proto",
     "combipat/router/v1/router.proto",
     "combipat/officequeue/v1/officequeue.proto",
+    "combipat/notifier/v1/notifier.proto",
+    "combipat/reminderscheduler/v1/reminderscheduler.proto",
+    "combipat/reporting/v1/reporting.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,8 +1,8 @@
 //! Italian business days: Monday to Friday except the national holidays (1 and 6 January,
 //! Easter Sunday and Monday, 25 April, 1 May, 2 June, 15 August, 1 November, 8 December, 25
-//! and 26 December, and from 2026 also 4 October, San Francesco). Deadlines in business days
-//! count these; a comune's patron saint's day also closes its office, but the ANPR archive
-//! does not say which day that is, so it is not counted here.
+//! and 26 December, and from 2026 also 4 October, San Francesco) and, for an office, the
+//! patron saint's day of the comune where it sits (the office directory names it; ANPR does
+//! not). An [`OfficeCalendar`] is one office's; the free functions are the national one.
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
@@ -54,47 +54,106 @@ pub fn is_national_holiday(date: NaiveDate) -> bool {
     date == easter || Some(date) == easter.succ_opt()
 }
 
+/// The version of these rules (the national holidays as listed above): it names the
+/// calendar a deadline was computed with, beside the office's patron saint's day.
+pub const CALENDAR_VERSION: &str = "it-2026.1";
+
+/// `MM-DD` (e.g. `12-07`) as a month and day that exist in a leap year.
+pub fn parse_month_day(text: &str) -> Option<(u32, u32)> {
+    let (month, day) = text.split_once('-')?;
+    let (month, day): (u32, u32) = (month.parse().ok()?, day.parse().ok()?);
+    NaiveDate::from_ymd_opt(2024, month, day).map(|_| (month, day))
+}
+
+/// One office's business days: the national calendar, and its patron saint's day if known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OfficeCalendar {
+    pub patron_day: Option<(u32, u32)>,
+}
+
+impl OfficeCalendar {
+    pub const NATIONAL: Self = Self { patron_day: None };
+
+    /// The calendar of an office whose patron day is `MM-DD` (empty or invalid: none).
+    pub fn with_patron_day(patron_day: &str) -> Self {
+        Self {
+            patron_day: parse_month_day(patron_day),
+        }
+    }
+
+    /// What a deadline computed with this calendar says it was computed with.
+    pub fn version(&self) -> String {
+        match self.patron_day {
+            Some((month, day)) => format!("{CALENDAR_VERSION}+patron-{month:02}-{day:02}"),
+            None => CALENDAR_VERSION.to_owned(),
+        }
+    }
+
+    pub fn is_holiday(&self, date: NaiveDate) -> bool {
+        is_national_holiday(date) || self.patron_day == Some((date.month(), date.day()))
+    }
+
+    pub fn is_business_day(&self, date: NaiveDate) -> bool {
+        !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !self.is_holiday(date)
+    }
+
+    /// The `count`-th business day after `from` (`from` itself when `count` is 0).
+    pub fn add_business_days(&self, from: NaiveDate, count: u32) -> NaiveDate {
+        let mut date = from;
+        let mut left = count;
+        while left > 0 {
+            date = date + Days::new(1);
+            if self.is_business_day(date) {
+                left -= 1;
+            }
+        }
+        date
+    }
+
+    /// The `count`-th business day before `from` (`from` itself when `count` is 0).
+    pub fn sub_business_days(&self, from: NaiveDate, count: u32) -> NaiveDate {
+        let mut date = from;
+        let mut left = count;
+        while left > 0 {
+            date = date - Days::new(1);
+            if self.is_business_day(date) {
+                left -= 1;
+            }
+        }
+        date
+    }
+
+    /// Business days in `(from, to]`: 0 when `to` is not after `from`.
+    pub fn business_days_between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
+        let mut count = 0;
+        let mut date = from;
+        while date < to {
+            date = date + Days::new(1);
+            if self.is_business_day(date) {
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
 pub fn is_business_day(date: NaiveDate) -> bool {
-    !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) && !is_national_holiday(date)
+    OfficeCalendar::NATIONAL.is_business_day(date)
 }
 
-/// The `count`-th business day after `from` (`from` itself when `count` is 0).
+/// The `count`-th business day after `from` on the national calendar.
 pub fn add_business_days(from: NaiveDate, count: u32) -> NaiveDate {
-    let mut date = from;
-    let mut left = count;
-    while left > 0 {
-        date = date + Days::new(1);
-        if is_business_day(date) {
-            left -= 1;
-        }
-    }
-    date
+    OfficeCalendar::NATIONAL.add_business_days(from, count)
 }
 
-/// The `count`-th business day before `from` (`from` itself when `count` is 0).
+/// The `count`-th business day before `from` on the national calendar.
 pub fn sub_business_days(from: NaiveDate, count: u32) -> NaiveDate {
-    let mut date = from;
-    let mut left = count;
-    while left > 0 {
-        date = date - Days::new(1);
-        if is_business_day(date) {
-            left -= 1;
-        }
-    }
-    date
+    OfficeCalendar::NATIONAL.sub_business_days(from, count)
 }
 
-/// Business days in `(from, to]`: 0 when `to` is not after `from`.
+/// Business days in `(from, to]` on the national calendar.
 pub fn business_days_between(from: NaiveDate, to: NaiveDate) -> u32 {
-    let mut count = 0;
-    let mut date = from;
-    while date < to {
-        date = date + Days::new(1);
-        if is_business_day(date) {
-            count += 1;
-        }
-    }
-    count
+    OfficeCalendar::NATIONAL.business_days_between(from, to)
 }
 
 #[cfg(test)]
@@ -132,6 +191,24 @@ mod tests {
         // Friday 3 April 2026: Easter Monday falls on the 6th.
         assert_eq!(add_business_days(day(2026, 4, 3), 1), day(2026, 4, 7));
         assert_eq!(add_business_days(day(2026, 4, 3), 0), day(2026, 4, 3));
+    }
+
+    #[test]
+    fn an_offices_patron_saint_closes_it() {
+        let milano = OfficeCalendar::with_patron_day("12-07");
+        // Monday 7 December 2026 (Sant'Ambrogio), then the national 8 December.
+        assert!(is_business_day(day(2026, 12, 7)));
+        assert!(!milano.is_business_day(day(2026, 12, 7)));
+        assert_eq!(
+            milano.add_business_days(day(2026, 12, 4), 1),
+            day(2026, 12, 9)
+        );
+        assert_eq!(add_business_days(day(2026, 12, 4), 1), day(2026, 12, 7));
+        assert_eq!(milano.version(), "it-2026.1+patron-12-07");
+        assert_eq!(OfficeCalendar::with_patron_day("").version(), "it-2026.1");
+        assert_eq!(parse_month_day("02-29"), Some((2, 29)));
+        assert_eq!(parse_month_day("13-01"), None);
+        assert_eq!(parse_month_day("7 dicembre"), None);
     }
 
     fn any_date() -> impl Strategy<Value = NaiveDate> {

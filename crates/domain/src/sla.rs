@@ -10,7 +10,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use chrono_tz::Europe::Rome;
 use serde::Deserialize;
 
-use crate::calendar::{add_business_days, business_days_between, sub_business_days};
+use crate::calendar::OfficeCalendar;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,15 +77,25 @@ pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
 }
 
 impl SlaPolicy {
-    /// The deadline of a request sent at `sent_at`.
+    /// The deadline of a request sent at `sent_at`, on the national calendar.
     pub fn deadline(&self, sent_at: DateTime<Utc>) -> Deadline {
-        self.deadline_after(rome_date(sent_at), self.business_days)
+        self.deadline_at(sent_at, &OfficeCalendar::NATIONAL)
+    }
+
+    /// The deadline of a request sent at `sent_at` to an office with `calendar`.
+    pub fn deadline_at(&self, sent_at: DateTime<Utc>, calendar: &OfficeCalendar) -> Deadline {
+        self.deadline_after(rome_date(sent_at), self.business_days, calendar)
     }
 
     /// The deadline `business_days` business days after `from`.
-    fn deadline_after(&self, from: NaiveDate, business_days: u32) -> Deadline {
-        let due_day = add_business_days(from, business_days);
-        let warn_day = sub_business_days(due_day, self.warning_business_days);
+    fn deadline_after(
+        &self,
+        from: NaiveDate,
+        business_days: u32,
+        calendar: &OfficeCalendar,
+    ) -> Deadline {
+        let due_day = calendar.add_business_days(from, business_days);
+        let warn_day = calendar.sub_business_days(due_day, self.warning_business_days);
         Deadline {
             due_at: start_of_day(due_day + Days::new(1)),
             warn_at: start_of_day(warn_day.max(from)),
@@ -94,12 +104,30 @@ impl SlaPolicy {
 
     /// Business days left on a clock stopped at `paused_at` (0 when it was already due).
     pub fn remaining(&self, deadline: &Deadline, paused_at: DateTime<Utc>) -> u32 {
-        business_days_between(rome_date(paused_at), deadline.last_day())
+        self.remaining_at(deadline, paused_at, &OfficeCalendar::NATIONAL)
+    }
+
+    pub fn remaining_at(
+        &self,
+        deadline: &Deadline,
+        paused_at: DateTime<Utc>,
+        calendar: &OfficeCalendar,
+    ) -> u32 {
+        calendar.business_days_between(rome_date(paused_at), deadline.last_day())
     }
 
     /// The deadline of a clock restarted at `resumed_at` with `remaining` business days.
     pub fn resume(&self, remaining: u32, resumed_at: DateTime<Utc>) -> Deadline {
-        self.deadline_after(rome_date(resumed_at), remaining)
+        self.resume_at(remaining, resumed_at, &OfficeCalendar::NATIONAL)
+    }
+
+    pub fn resume_at(
+        &self,
+        remaining: u32,
+        resumed_at: DateTime<Utc>,
+        calendar: &OfficeCalendar,
+    ) -> Deadline {
+        self.deadline_after(rome_date(resumed_at), remaining, calendar)
     }
 }
 

@@ -29,3 +29,22 @@ CREATE TABLE platform_jobs (
 );
 
 CREATE INDEX platform_jobs_due ON platform_jobs (due_at) WHERE dead_at IS NULL;
+
+-- Where each reader of a stream stands: the offset of the next event to read, written in the
+-- same transaction as the effects of the events before it.
+CREATE TABLE platform_stream_positions (
+    reader      TEXT PRIMARY KEY,
+    next_offset BIGINT NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Events a stream reader could not apply and went past (so that one bad event does not stop
+-- the history), kept for an operator and a rebuild.
+CREATE TABLE platform_stream_skipped (
+    reader     TEXT NOT NULL,
+    stream_offset BIGINT NOT NULL,
+    event_id   UUID,
+    error      TEXT NOT NULL,
+    skipped_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (reader, stream_offset)
+);

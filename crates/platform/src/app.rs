@@ -22,7 +22,9 @@ use crate::clock::Clock;
 use crate::grpc::{GrpcServer, set_not_serving};
 use crate::handler::{Transactional, TransactionalHandler};
 use crate::jobs::{JobHandler, JobRunner};
-use crate::messaging::{BatchHandler, Broker, Consumer, ConsumerHealth, QueueSpec, StartGate};
+use crate::messaging::{
+    BatchHandler, Broker, Consumer, ConsumerHealth, QueueSpec, StartGate, StreamReader,
+};
 use crate::outbox::{OutboxWaker, RelayHealth, run_relay};
 use crate::settings::{PlatformSettings, Settings};
 use serde::de::DeserializeOwned;
@@ -205,6 +207,20 @@ impl ServiceContext {
             handler: Arc::new(handler),
         };
         self.add_background(move |stop| Box::pin(runner.run(stop)));
+    }
+
+    /// Reads the history stream as `reader` with `handler`, from the reader's stored position
+    /// (or the first event kept), beside the service.
+    pub fn add_stream_reader<H: TransactionalHandler>(&mut self, reader: &'static str, handler: H) {
+        let stream = StreamReader::new(
+            self.broker.clone(),
+            self.pool.clone(),
+            self.outbox.clone(),
+            reader,
+            handler,
+        );
+        self.consumer_health.push(stream.health.clone());
+        self.add_background(move |stop| Box::pin(stream.run(stop)));
     }
 
     /// What every service runs beside its own work: its queues' depths as metrics, the

@@ -35,6 +35,8 @@ pub struct Event {
     pub sequence: u64,
     pub producer: String,
     pub payload: Payload,
+    /// Its position in the history stream, when read from there.
+    pub stream_offset: Option<u64>,
 }
 
 impl Event {
@@ -64,6 +66,7 @@ impl Event {
             sequence: envelope.sequence,
             producer: envelope.producer.clone(),
             payload,
+            stream_offset: None,
         })
     }
 
@@ -125,6 +128,18 @@ pub trait TransactionalHandler: Send + Sync + 'static {
         effects: &mut Effects<'_>,
         event: &Event,
     ) -> impl Future<Output = Result<(), HandleError>> + Send;
+
+    /// Runs once per batch, after every event's `apply`, in the same transaction, with every
+    /// event of the batch (those already applied before included): e.g. the stream reader
+    /// stores its position here. Nothing by default.
+    fn after_batch(
+        &self,
+        effects: &mut Effects<'_>,
+        events: &[&Event],
+    ) -> impl Future<Output = Result<(), HandleError>> + Send {
+        let _unused = (effects, events);
+        std::future::ready(Ok(()))
+    }
 }
 
 /// Runs a [`TransactionalHandler`] for the consumer.
@@ -141,6 +156,10 @@ impl<H: TransactionalHandler> Transactional<H> {
             outbox,
             handler,
         }
+    }
+
+    pub fn handler(&self) -> &H {
+        &self.handler
     }
 
     /// Applies the fresh ones of `events` in one transaction.
@@ -160,6 +179,9 @@ impl<H: TransactionalHandler> Transactional<H> {
                 .instrument((*span).clone())
                 .await?;
         }
+        let all: Vec<&Event> = events.iter().map(|(event, _)| *event).collect();
+        let mut effects = Effects::new(&mut transaction, &mut outgoing);
+        self.handler.after_batch(&mut effects, &all).await?;
         outbox::enqueue_many(&mut transaction, &outgoing).await?;
         transaction.commit().await?;
         if !outgoing.is_empty() {
@@ -185,7 +207,12 @@ impl<H: TransactionalHandler> BatchHandler for Transactional<H> {
     async fn handle_batch(&self, incoming: &[Incoming]) -> BatchOutcome {
         let parsed: Vec<Result<Event, HandleError>> = incoming
             .iter()
-            .map(|incoming| Event::parse(&incoming.envelope))
+            .map(|incoming| {
+                Event::parse(&incoming.envelope).map(|event| Event {
+                    stream_offset: incoming.stream_offset,
+                    ..event
+                })
+            })
             .collect();
         let valid: Vec<(&Event, &tracing::Span)> = parsed
             .iter()

@@ -34,6 +34,10 @@ pub const CONSUMER_PAUSES: &str = "combipat_consumer_pauses_total";
 /// queues (main, retry, dead-letter), names without the prefix.
 pub const QUEUE_MESSAGES: &str = "combipat_queue_messages";
 pub const QUEUE_CONSUMERS: &str = "combipat_queue_consumers";
+/// Gauge {reader}: seconds between the newest event a stream reader applied and now.
+pub const STREAM_LAG: &str = "combipat_stream_lag_seconds";
+/// Counter {reader, outcome=applied|skipped}: history events a stream reader went through.
+pub const STREAM_EVENTS: &str = "combipat_stream_events_total";
 /// Gauge {kind}: durable jobs waiting (due or not).
 pub const JOBS_PENDING: &str = "combipat_jobs_pending";
 /// Counter {kind, outcome=done|retried|dead|lost_lease}: jobs run.

@@ -35,6 +35,24 @@ pub mod officequeue {
     }
 }
 
+pub mod notifier {
+    pub mod v1 {
+        tonic::include_proto!("combipat.notifier.v1");
+    }
+}
+
+pub mod reminderscheduler {
+    pub mod v1 {
+        tonic::include_proto!("combipat.reminderscheduler.v1");
+    }
+}
+
+pub mod reporting {
+    pub mod v1 {
+        tonic::include_proto!("combipat.reporting.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every package above, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/combipat_descriptor.bin"));

@@ -254,7 +254,7 @@ impl Intake for IntakeApi {
         let call = request.into_inner();
         let request_id = request_id(&call.request_id)?;
         let rating = crate::rating::rate(
-            &self.pool,
+            &self.desk,
             &operator,
             request_id,
             call.rating,

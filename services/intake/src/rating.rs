@@ -2,13 +2,18 @@
 //! The figures feed the quality evaluation the national protocol asks for.
 
 use chrono::{DateTime, Utc};
+use combipat_platform::messaging::new_envelope;
 use combipat_platform::time::to_timestamp;
-use combipat_platform::{ApiError, Violation};
+use combipat_platform::{ApiError, Violation, outbox};
+use combipat_proto::common::v1::{Filer, OfficeRef};
+use combipat_proto::events::v1::RequestRated;
+use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::intake::v1::Rating;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::store::Operator;
+use crate::SERVICE_NAME;
+use crate::store::{Desk, Operator};
 
 const COMMENT_MAX_CHARS: usize = 500;
 
@@ -32,7 +37,7 @@ impl From<Row> for Rating {
 }
 
 pub async fn rate(
-    pool: &PgPool,
+    desk: &Desk,
     operator: &Operator,
     request_id: Uuid,
     rating: u32,
@@ -55,15 +60,18 @@ pub async fn rate(
     if !violations.is_empty() {
         return Err(ApiError::InvalidArgument(violations));
     }
-    let mut transaction = pool.begin().await?;
-    let office: Option<String> =
-        sqlx::query_scalar("SELECT patronato_office FROM requests WHERE id = $1 FOR UPDATE")
-            .bind(request_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
-    if office.as_deref() != Some(operator.patronato_office.as_str()) {
+    let mut transaction = desk.pool.begin().await?;
+    let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT patronato_office, office_code, office_name FROM requests WHERE id = $1 FOR UPDATE",
+    )
+    .bind(request_id)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let Some((_, office_code, office_name)) =
+        found.filter(|(office, _, _)| *office == operator.patronato_office)
+    else {
         return Err(ApiError::NotFound(format!("no request {request_id}")));
-    }
+    };
     let answers: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM request_history WHERE request_id = $1 AND status = 'ANSWERED'",
     )
@@ -92,7 +100,28 @@ pub async fn rate(
             "answer n. {answers} of this request is already rated"
         ))
     })?;
-    transaction.commit().await?;
+    // Reporting's satisfaction figures come from this event.
+    let event = Payload::RequestRated(RequestRated {
+        rating,
+        comment: stored.comment.clone(),
+        answer_number: u32::try_from(stored.answer_number).unwrap_or_default(),
+        filer: Some(Filer {
+            patronato: operator.patronato.clone(),
+            patronato_office: operator.patronato_office.clone(),
+            operator_id: operator.id.clone(),
+        }),
+        office: Some(OfficeRef {
+            code: office_code.unwrap_or_default(),
+            name: office_name.unwrap_or_default(),
+            ..OfficeRef::default()
+        }),
+    });
+    outbox::enqueue(
+        &mut transaction,
+        &new_envelope(SERVICE_NAME, &request_id.to_string(), event),
+    )
+    .await?;
+    desk.outbox.commit(transaction).await?;
     metrics::counter!("combipat_answers_rated_total", "rating" => rating.to_string()).increment(1);
     Ok(stored.into())
 }

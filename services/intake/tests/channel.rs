@@ -212,10 +212,20 @@ async fn an_answer_is_rated_once_from_one_to_five() {
     .await
     .unwrap();
 
+    let mut announced = harness.bus.observe("request.rated").await.unwrap();
     let refused = rate(6).await.unwrap_err();
     assert_eq!(fields(&refused), ["rating"]);
     let rated = rate(4).await.unwrap().into_inner().rating.unwrap();
     assert_eq!((rated.answer_number, rated.rating), (1, 4));
+    // The satisfaction figures come from this event.
+    let event = announced.next(WAIT).await.unwrap();
+    assert_eq!(event.request_id, submitted.request_id);
+    let Some(Payload::RequestRated(event)) = event.payload else {
+        panic!("expected request.rated")
+    };
+    assert_eq!((event.rating, event.answer_number), (4, 1));
+    assert_eq!(event.filer.unwrap().patronato, "INCA");
+    assert_eq!(event.office.unwrap().code, "SEDE-MI");
     assert_eq!(rate(5).await.unwrap_err().code(), Code::AlreadyExists);
     let read = get(&harness, &submitted.request_id, &mine).await.unwrap();
     assert_eq!(read.ratings.len(), 1);

@@ -49,6 +49,8 @@ impl Router {
             kind: office.kind,
             region_code: office.region_code,
             province_code: office.province_code,
+            patron_day: office.patron_day,
+            parent_code: office.direzione_code,
         })
     }
 }

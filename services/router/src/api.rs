@@ -81,6 +81,8 @@ fn office_message(office: &Office) -> OfficeMessage {
             .unwrap_or_default()
             .to_owned(),
         parent_code: office.parent.clone().unwrap_or_default(),
+        patron_day: office.patron_day.clone().unwrap_or_default(),
+        direzione_code: office.direzione.clone().unwrap_or_default(),
     }
 }
 

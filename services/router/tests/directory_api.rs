@@ -141,7 +141,7 @@ async fn offices_are_listed_and_described() {
         .unwrap()
         .into_inner();
     assert_eq!(lombardia.offices.len(), 12);
-    assert_eq!(lombardia.ruleset_version, "demo-2026-11-22");
+    assert_eq!(lombardia.ruleset_version, "demo-2026-12-01");
     let bergamo = client
         .get_office(
             with_token(
@@ -185,7 +185,7 @@ async fn an_invalid_directory_is_refused_whole_and_only_admins_load() {
     let (service, mut client) = start(&database, &bus).await;
     let demo = std::fs::read_to_string(demo_directory()).unwrap();
     let broken = demo
-        .replace("version: demo-2026-11-22", "version: broken-1")
+        .replace("version: demo-2026-12-01", "version: broken-1")
         .replace("provinces: [BG]", "provinces: [XX]");
     let status = client
         .load_directory(
@@ -223,7 +223,7 @@ async fn an_invalid_directory_is_refused_whole_and_only_admins_load() {
         .fetch_all(&pool)
         .await
         .unwrap();
-    assert_eq!(versions, ["demo-2026-11-22"]);
+    assert_eq!(versions, ["demo-2026-12-01"]);
 
     let refused = client
         .load_directory(
@@ -280,7 +280,7 @@ async fn every_replica_switches_to_a_newly_activated_ruleset() {
     // Version 2 gives Legnano's comuni back to the sede of Milano.
     let demo = std::fs::read_to_string(demo_directory()).unwrap();
     let version_two = demo
-        .replace("version: demo-2026-11-22", "version: demo-2")
+        .replace("version: demo-2026-12-01", "version: demo-2")
         .replace("comuni: [E514, G324, B593, I409], ", "");
     first_client
         .load_directory(

@@ -174,7 +174,7 @@ async fn a_request_no_rule_covers_goes_to_a_fallback_queue_and_is_announced() {
     // The demo directory without its catch-all polo for residents abroad.
     let demo = std::fs::read_to_string(combipat_testkit::demo_directory()).unwrap();
     let without_abroad = demo
-        .replace("version: demo-2026-11-22", "version: no-abroad-1")
+        .replace("version: demo-2026-12-01", "version: no-abroad-1")
         .replace(
             "  - { id: estero, office: POLO-ESTERO, abroad: true }\n",
             "",

@@ -13,7 +13,9 @@ pub const ROUTER_REQUESTS: QueueSpec = QueueSpec {
     bindings: &["request.submitted", "request.transferred"],
 };
 
-/// Office-queue files routed requests and follows what the patronato sends afterwards.
+/// Office-queue files routed requests, follows what the patronato sends afterwards, raises
+/// an item's priority on the scheduler's escalations, and recomputes deadlines when an
+/// office's calendar changes.
 pub const OFFICE_QUEUE_DECISIONS: QueueSpec = QueueSpec {
     service: "office-queue",
     name: "office-queue.decisions",
@@ -22,6 +24,8 @@ pub const OFFICE_QUEUE_DECISIONS: QueueSpec = QueueSpec {
         "request.unroutable",
         "request.info_provided",
         "request.sollecito",
+        "reminder.due",
+        "calendar.changed",
     ],
 };
 
@@ -39,8 +43,45 @@ pub const INTAKE_STATUS: QueueSpec = QueueSpec {
     ],
 };
 
+/// Notifier tells the patronati (and, for escalations, the offices) what happened.
+pub const NOTIFIER_EVENTS: QueueSpec = QueueSpec {
+    service: "notifier",
+    name: "notifier.events",
+    bindings: &[
+        "request.routed",
+        "request.unroutable",
+        "request.info_requested",
+        "request.answered",
+        "request.transferred",
+        "request.closed",
+        "reminder.due",
+    ],
+};
+
+/// The reminder-scheduler keeps the sollecito and deadline timers of each request.
+pub const REMINDER_SCHEDULER_EVENTS: QueueSpec = QueueSpec {
+    service: "reminder-scheduler",
+    name: "reminder-scheduler.events",
+    bindings: &[
+        "request.submitted",
+        "request.sollecito",
+        "request.answered",
+        "request.closed",
+        "request.sla_changed",
+    ],
+};
+
 /// Every consumer's queue.
-pub const CATALOGUE: &[QueueSpec] = &[ROUTER_REQUESTS, OFFICE_QUEUE_DECISIONS, INTAKE_STATUS];
+pub const CATALOGUE: &[QueueSpec] = &[
+    ROUTER_REQUESTS,
+    OFFICE_QUEUE_DECISIONS,
+    INTAKE_STATUS,
+    NOTIFIER_EVENTS,
+    REMINDER_SCHEDULER_EVENTS,
+];
+
+/// Event types no queue takes: read from the history stream only (reporting).
+pub const HISTORY_ONLY: &[&str] = &["request.rated"];
 
 /// Every event, kept by age and size (`amqp.history_*`), for consumers that must read from
 /// the first event (reporting, and any consumer added or rebuilt later).
@@ -81,7 +122,8 @@ mod tests {
             assert!(
                 CATALOGUE
                     .iter()
-                    .any(|spec| spec.bindings.contains(event_type)),
+                    .any(|spec| spec.bindings.contains(event_type))
+                    || HISTORY_ONLY.contains(event_type),
                 "nobody consumes {event_type}"
             );
         }

@@ -27,7 +27,7 @@ pub struct BatchContext<H> {
     pub stop: CancellationToken,
 }
 
-fn delivery_span(queue: &str, delivery: &Delivery) -> tracing::Span {
+pub fn delivery_span(queue: &str, delivery: &Delivery) -> tracing::Span {
     let message_id = super::divert::message_id(delivery);
     let span = tracing::info_span!(
         "process",
@@ -57,7 +57,11 @@ pub async fn process_batch<H: BatchHandler>(context: &BatchContext<H>, batch: Ve
         let span = delivery_span(context.queue, &delivery);
         match Envelope::decode(delivery.data.as_slice()) {
             Ok(envelope) => {
-                decoded.push(Incoming { envelope, span });
+                decoded.push(Incoming {
+                    envelope,
+                    span,
+                    stream_offset: None,
+                });
                 decoded_deliveries.push(delivery);
             }
             Err(error) => {

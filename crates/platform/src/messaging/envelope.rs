@@ -41,6 +41,10 @@ pub const EVENT_TYPES: &[&str] = &[
     "request.info_provided",
     "request.transferred",
     "request.sollecito",
+    "request.sla_changed",
+    "request.rated",
+    "reminder.due",
+    "calendar.changed",
 ];
 
 /// Routing keys, one per payload variant: the catalogue in one place.
@@ -60,6 +64,10 @@ impl EnvelopeExt for Payload {
             Payload::RequestInfoProvided(_) => "request.info_provided",
             Payload::RequestTransferred(_) => "request.transferred",
             Payload::RequestSollecito(_) => "request.sollecito",
+            Payload::RequestSlaChanged(_) => "request.sla_changed",
+            Payload::RequestRated(_) => "request.rated",
+            Payload::ReminderDue(_) => "reminder.due",
+            Payload::CalendarChanged(_) => "calendar.changed",
         }
     }
 }

@@ -92,6 +92,8 @@ pub enum BatchOutcome {
 pub struct Incoming {
     pub envelope: Envelope,
     pub span: tracing::Span,
+    /// The delivery's position, when it comes from a stream.
+    pub stream_offset: Option<u64>,
 }
 
 /// What a service does with a batch of events (one or more deliveries taken together). Must

@@ -16,6 +16,7 @@ mod publisher;
 mod queue_metrics;
 mod replay;
 pub mod retry;
+mod stream;
 mod topology;
 
 pub use broker::Broker;
@@ -27,6 +28,7 @@ pub use pause::{ConsumerHealth, backoff};
 pub use publisher::{OutgoingMessage, PublishError, publish_confirmed};
 pub use queue_metrics::report_queue_depths;
 pub use replay::replay_dead_letters;
+pub use stream::{Positioned, StreamReader};
 pub use topology::{
     QueueNames, QueueSpec, StreamSpec, declare_all, declare_exchange, declare_queue,
     declare_stream, delay_label,

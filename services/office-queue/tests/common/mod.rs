@@ -90,6 +90,7 @@ pub fn decision(
                 kind: "sede_provinciale".into(),
                 region_code: "03".into(),
                 province_code: "MI".into(),
+                ..OfficeRef::default()
             }),
             ruleset_version: "demo-2026-11-22".into(),
             rule: "province:MI".into(),

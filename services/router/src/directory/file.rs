@@ -49,6 +49,10 @@ pub struct OfficeEntry {
     pub provinces: Vec<String>,
     #[serde(default)]
     pub comuni: Vec<String>,
+    /// The patron saint's day of the comune where the office sits, `MM-DD`: the office is
+    /// closed then, and business-day deadlines skip it.
+    #[serde(default)]
+    pub patron_day: Option<String>,
 }
 
 /// A polo rule: an office takes some topics (all when absent), optionally only some motivi,

@@ -24,6 +24,11 @@ pub struct Office {
     pub region: String,
     /// Sigla of the province for a sede or an agenzia.
     pub province: Option<String>,
+    /// `MM-DD`, the patron saint's day that closes the office.
+    pub patron_day: Option<String>,
+    /// The direzione regionale of the office's region (none for a direzione itself or a
+    /// national polo).
+    pub direzione: Option<String>,
 }
 
 /// Where a polo applies.
@@ -277,6 +282,8 @@ impl Office {
             kind: self.kind.as_str().to_owned(),
             region_code: self.region.clone(),
             province_code: self.province.clone().unwrap_or_default(),
+            patron_day: self.patron_day.clone().unwrap_or_default(),
+            parent_code: self.direzione.clone().unwrap_or_default(),
         }
     }
 }
@@ -297,6 +304,6 @@ pub fn fallback_office(code: &str) -> combipat_proto::common::v1::OfficeRef {
         } else {
             String::new()
         },
-        province_code: String::new(),
+        ..combipat_proto::common::v1::OfficeRef::default()
     }
 }

@@ -130,6 +130,13 @@ pub fn build_index(
             OfficeKind::SedeProvinciale => entry.provinces.first().cloned(),
             _ => None,
         };
+        if let Some(day) = &entry.patron_day
+            && combipat_domain::calendar::parse_month_day(day).is_none()
+        {
+            errors.push(format!(
+                "{at}: patron_day `{day}` is not a day of the year as MM-DD (e.g. 12-07)"
+            ));
+        }
         offices.insert(
             entry.code.clone(),
             Office {
@@ -139,6 +146,8 @@ pub fn build_index(
                 parent: entry.parent.clone(),
                 region,
                 province,
+                patron_day: entry.patron_day.clone(),
+                direzione: None,
             },
         );
     }
@@ -156,6 +165,13 @@ pub fn build_index(
             if office.province.is_none() && office.kind == OfficeKind::Agenzia {
                 office.province = province;
             }
+        }
+    }
+
+    // Every office but a direzione answers to the direzione of its region.
+    for office in offices.values_mut() {
+        if office.kind != OfficeKind::DirezioneRegionale {
+            office.direzione = direzione_by_region.get(&office.region).cloned();
         }
     }
 

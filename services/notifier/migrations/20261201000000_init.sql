@@ -1,0 +1,2 @@
+-- notifier's own tables start here (the platform's come with every service).
+SELECT 1;

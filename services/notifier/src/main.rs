@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    combipat_platform::cli::main::<combipat_notifier::Service>()
+}

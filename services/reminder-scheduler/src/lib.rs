@@ -1,0 +1,29 @@
+//! ReminderScheduler: keeps the 15-day sollecito rule and the offices' deadlines as durable timers, and says when each falls due and why.
+
+mod settings;
+
+use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
+use sqlx::migrate::Migrator;
+use tonic::service::Routes;
+
+pub const SERVICE_NAME: &str = "reminder-scheduler";
+
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+pub struct Service;
+
+impl ServiceDefinition for Service {
+    const NAME: &'static str = SERVICE_NAME;
+    const DEFAULTS: &'static str = settings::DEFAULTS;
+    type Own = settings::SchedulerSettings;
+
+    fn migrations() -> &'static Migrator {
+        &MIGRATIONS
+    }
+
+    async fn build(_own: Self::Own, context: ServiceContext) -> anyhow::Result<RunningService> {
+        context
+            .bind(Routes::default(), Vec::new(), axum::Router::new())
+            .await
+    }
+}
