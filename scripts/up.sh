@@ -52,6 +52,14 @@ for service in "${SERVICES[@]}"; do
   curl -fsS "http://127.0.0.1:$port/health/readyz" >/dev/null || { echo "$service is not ready; see $RUN_DIR/$service.log" >&2; exit 1; }
 done
 
+# Each service's demo data and demo helpers (mail sink, webhook receiver, demo traffic), once
+# every service is ready: scripts/demo/<n>-<service>.sh, in order.
+shopt -s nullglob
+for demo in scripts/demo/*.sh; do
+  BIN_DIR="$BIN_DIR" RUN_DIR="$RUN_DIR" "$demo" || { echo "demo step $demo failed" >&2; exit 1; }
+done
+shopt -u nullglob
+
 token_bin="$BIN_DIR/combipat-token"
 operator_token=$("$token_bin" operatore patronato=INCA patronato_office=INCA-MI-01)
 official_token=$("$token_bin" funzionario inps_office=SEDE-MI)
