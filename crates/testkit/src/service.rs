@@ -18,6 +18,14 @@ impl TestService {
     pub async fn start<S: ServiceDefinition>(
         overrides: &[(String, String)],
     ) -> anyhow::Result<Self> {
+        Self::start_with_clock::<S>(overrides, combipat_platform::clock::Clock::system()).await
+    }
+
+    /// [`Self::start`] with a clock the test moves (time-dependent rules without sleeping).
+    pub async fn start_with_clock<S: ServiceDefinition>(
+        overrides: &[(String, String)],
+        clock: combipat_platform::clock::Clock,
+    ) -> anyhow::Result<Self> {
         // Logs go to the test's captured output, shown when the test fails.
         let _already_installed = tracing_subscriber::fmt()
             .with_test_writer()
@@ -26,7 +34,9 @@ impl TestService {
             )
             .try_init();
         let settings = combipat_platform::load_settings::<S>(overrides)?;
-        Ok(Self::spawn(combipat_platform::start::<S>(settings).await?))
+        Ok(Self::spawn(
+            combipat_platform::start_with_clock::<S>(settings, clock).await?,
+        ))
     }
 
     pub fn spawn(service: RunningService) -> Self {

@@ -179,7 +179,7 @@ async fn health_and_metrics_are_served_on_the_http_port() {
     assert!(live.starts_with("HTTP/1.1 200"), "{live}");
     // Ready once its consumer is attached to intake.status, so no decision can miss it.
     let addr = harness.service.http_addr;
-    combipat_testkit::eventually(Duration::from_secs(10), || async move {
+    combipat_testkit::eventually(Duration::from_secs(30), || async move {
         let ready = combipat_testkit::http_get(addr, "/health/readyz").await?;
         Ok(ready.starts_with("HTTP/1.1 200").then_some(()))
     })

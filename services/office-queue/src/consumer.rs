@@ -3,7 +3,9 @@
 //! - router's first decision (`request.routed`, or `request.unroutable` for the fallback
 //!   queue of its region) files the item;
 //! - the patronato's reply (`request.info_provided`) makes a waiting item work again;
-//! - a sollecito (`request.sollecito`) is counted on the item and raises its priority.
+//! - a sollecito (`request.sollecito`) is counted on the item and raises its priority;
+//! - the reminder-scheduler's escalations (`reminder.due`) are shown in its priority;
+//! - a changed calendar (`calendar.changed`) moves the deadlines of the offices it names.
 //!
 //! Once filed, the item is office-queue's: transfers are decided here (see `work.rs`), so a
 //! later routing decision for a filed request is stale and ignored.
@@ -19,7 +21,8 @@ use combipat_proto::events::v1::{RequestInfoProvided, RequestSollecito};
 use uuid::Uuid;
 
 use crate::SERVICE_NAME;
-use crate::items;
+use crate::items::{self, COLUMNS, ItemRow};
+use crate::lifecycle;
 
 pub use combipat_platform::messaging::catalogue::OFFICE_QUEUE_DECISIONS as QUEUE;
 
@@ -51,6 +54,12 @@ impl TransactionalHandler for DecisionHandler {
             }
             Payload::RequestRouted(_) | Payload::RequestUnroutable(_) => {
                 self.file(effects, filing(&event.payload)?).await
+            }
+            Payload::ReminderDue(due) => {
+                crate::escalation::record(effects, event.request_id()?, due).await
+            }
+            Payload::CalendarChanged(change) => {
+                crate::calendar_change::apply(effects, &self.sla, &self.clock, change).await
             }
             _ => Err(event.unexpected()),
         }
@@ -129,14 +138,17 @@ impl DecisionHandler {
         // One writer per office at a time, so that an office's items take their `seq` (the
         // ListItems cursor) in commit order and a page never skips a late commit.
         items::lock_office(effects.db(), &filing.office.code).await?;
-        let deadline = self.sla.deadline(submitted_at);
-        let inserted = sqlx::query(
+        let deadline = self.sla.deadline_at(
+            submitted_at,
+            &lifecycle::calendar(&filing.office.patron_day),
+        );
+        let inserted: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO items (request_id, protocol_number, office_code, motivo, topic, subject, patronato,
                                 submitted_at, decision_sequence, routed, ruleset_version, rule,
-                                sla_due_at, sla_warn_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-             ON CONFLICT (request_id) DO NOTHING",
-        )
+                                sla_due_at, sla_warn_at, office_patron_day, office_direzione)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             ON CONFLICT (request_id) DO NOTHING RETURNING {COLUMNS}"
+        )))
         .bind(request_id)
         .bind(&request.protocol_number)
         .bind(&filing.office.code)
@@ -151,12 +163,18 @@ impl DecisionHandler {
         .bind(filing.rule)
         .bind(deadline.due_at)
         .bind(deadline.warn_at)
-        .execute(effects.db())
-        .await?
-        .rows_affected();
-        if inserted == 0 {
+        .bind(&filing.office.patron_day)
+        .bind(&filing.office.parent_code)
+        .fetch_optional(effects.db())
+        .await?;
+        let Some(item) = inserted else {
             return Ok(());
-        }
+        };
+        effects.emit(lifecycle::sla_changed(
+            &item,
+            &lifecycle::Clock::Running(deadline),
+            "filed: the office's deadline starts",
+        ));
         items::record(
             effects.db(),
             request_id,
@@ -195,21 +213,30 @@ impl DecisionHandler {
         .fetch_optional(effects.db())
         .await?;
         if let Some(days_left) = days_left {
+            let waiting = items::lock(effects.db(), request_id)
+                .await?
+                .ok_or_else(|| HandleError::transient(anyhow::anyhow!("the item vanished")))?;
             // The clock starts again with the business days it had left.
-            let deadline = self.sla.resume(
+            let deadline = self.sla.resume_at(
                 u32::try_from(days_left.unwrap_or_default()).unwrap_or_default(),
                 self.clock.now(),
+                &waiting.calendar(),
             );
-            sqlx::query(
-                "UPDATE items SET status = 'NEW', version = version + 1,
+            let resumed: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "UPDATE items SET status = 'NEW', version = version + 1, escalation = NULL,
                                   sla_due_at = $2, sla_warn_at = $3, sla_days_left = NULL
-                 WHERE request_id = $1",
-            )
+                 WHERE request_id = $1 RETURNING {COLUMNS}"
+            )))
             .bind(request_id)
             .bind(deadline.due_at)
             .bind(deadline.warn_at)
-            .execute(effects.db())
+            .fetch_one(effects.db())
             .await?;
+            effects.emit(lifecycle::sla_changed(
+                &resumed,
+                &lifecycle::Clock::Running(deadline),
+                "the patronato replied: the clock restarts with the business days it had left",
+            ));
         } else {
             tracing::warn!(request.id = %request_id, "a reply arrived for an item that was not waiting for one; kept in its history");
         }

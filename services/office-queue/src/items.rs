@@ -10,7 +10,8 @@ use uuid::Uuid;
 pub const COLUMNS: &str =
     "seq, request_id, protocol_number, office_code, motivo, topic, subject, patronato,
     status, submitted_at, filed_at, version, claimed_by, lease_until, solleciti,
-    sla_due_at, sla_warn_at, sla_days_left";
+    sla_due_at, sla_warn_at, sla_days_left, office_patron_day, office_direzione, escalation,
+    escalated_at";
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ItemRow {
@@ -32,9 +33,28 @@ pub struct ItemRow {
     pub sla_due_at: Option<DateTime<Utc>>,
     pub sla_warn_at: Option<DateTime<Utc>>,
     pub sla_days_left: Option<i32>,
+    pub office_patron_day: String,
+    pub office_direzione: String,
+    pub escalation: Option<String>,
+    pub escalated_at: Option<DateTime<Utc>>,
 }
 
 impl ItemRow {
+    /// The business days of the item's office: the national calendar and its patron day.
+    pub fn calendar(&self) -> combipat_domain::calendar::OfficeCalendar {
+        combipat_domain::calendar::OfficeCalendar::with_patron_day(&self.office_patron_day)
+    }
+
+    /// The office as events name it, with its calendar and direzione.
+    pub fn office_ref(&self) -> combipat_proto::common::v1::OfficeRef {
+        combipat_proto::common::v1::OfficeRef {
+            code: self.office_code.clone(),
+            patron_day: self.office_patron_day.clone(),
+            parent_code: self.office_direzione.clone(),
+            ..combipat_proto::common::v1::OfficeRef::default()
+        }
+    }
+
     /// Who holds an unexpired lease, if anyone.
     pub fn holder(&self, now: DateTime<Utc>) -> Option<&str> {
         match (&self.claimed_by, self.lease_until) {

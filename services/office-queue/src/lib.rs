@@ -2,9 +2,12 @@
 
 mod api;
 mod attachments;
+mod calendar_change;
 mod consumer;
+mod escalation;
 mod http;
 mod items;
+mod lifecycle;
 mod list;
 mod priority;
 mod router_client;

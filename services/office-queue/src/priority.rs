@@ -70,6 +70,23 @@ impl ItemRow {
             (SlaState::Done, _) => reasons.push(format!("{}: nothing is due", self.status.to_lowercase())),
             _ => {}
         }
+        if let (NEW, Some(step), Some(at)) = (
+            self.status.as_str(),
+            self.escalation.as_deref(),
+            self.escalated_at,
+        ) {
+            let when = rome_date(at);
+            reasons.push(match step {
+                "sla_warning" => {
+                    format!("the office was warned on {when} that the deadline is near")
+                }
+                "sla_overdue" => format!("overdue since {when}: the responsabile was told"),
+                _ => format!(
+                    "escalated on {when} to the direzione regionale {}",
+                    self.office_direzione
+                ),
+            });
+        }
         match solleciti {
             0 => {}
             1 => reasons.push("1 sollecito received".to_owned()),

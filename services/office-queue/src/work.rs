@@ -5,11 +5,9 @@
 use combipat_domain::sla::SlaPolicy;
 use combipat_platform::auth::{Principal, Role};
 use combipat_platform::clock::Clock;
-use combipat_platform::messaging::sequenced_envelope;
 use combipat_platform::outbox::OutboxWaker;
 use combipat_platform::{ApiError, Violation, outbox};
 use combipat_proto::common::v1::OfficeRef;
-use combipat_proto::events::v1::Envelope;
 use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::events::v1::{
     RequestAnswered, RequestClosed, RequestInfoRequested, RequestTransferred,
@@ -17,8 +15,8 @@ use combipat_proto::events::v1::{
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
-use crate::SERVICE_NAME;
 use crate::items::{self, COLUMNS, ItemRow};
+use crate::lifecycle;
 
 pub const DEFAULT_LEASE_SECONDS: u32 = 900;
 pub const MAX_LEASE_SECONDS: u32 = 3600;
@@ -325,18 +323,24 @@ pub async fn to_patronato(
             "claim the item before writing to the patronato".to_owned(),
         ));
     }
-    if let ToPatronato::InfoRequest = kind {
+    let clock = if let ToPatronato::InfoRequest = kind {
         // The clock stops while the office waits; it keeps the business days left. An item
         // whose clock had ended (answered, then asked again) gets a whole new term.
         let days_left = item.deadline().map_or(desk.sla.business_days, |deadline| {
-            desk.sla.remaining(&deadline, desk.clock.now())
+            desk.sla
+                .remaining_at(&deadline, desk.clock.now(), &item.calendar())
         });
         sqlx::query("UPDATE items SET sla_due_at = NULL, sla_warn_at = NULL, sla_days_left = $2 WHERE request_id = $1")
             .bind(request_id)
             .bind(i32::try_from(days_left).unwrap_or(i32::MAX))
             .execute(&mut *transaction)
             .await?;
-    }
+        lifecycle::Clock::Paused {
+            business_days_left: days_left,
+        }
+    } else {
+        lifecycle::Clock::Stopped
+    };
     let changed = update(
         &mut transaction,
         request_id,
@@ -363,7 +367,16 @@ pub async fn to_patronato(
     )
     .await?;
     let event = kind.event(&item, caller, text, files, desk.clock.now());
-    outbox::enqueue(&mut transaction, &lifecycle_event(&changed, event)).await?;
+    outbox::enqueue(&mut transaction, &lifecycle::event(&changed, event)).await?;
+    let reason = match kind {
+        ToPatronato::InfoRequest => "information requested: the clock stops",
+        ToPatronato::Answer => "answered: the clock stops",
+    };
+    outbox::enqueue(
+        &mut transaction,
+        &lifecycle::sla_changed(&changed, &clock, reason),
+    )
+    .await?;
     desk.outbox.commit(transaction).await?;
     Ok(changed)
 }
@@ -422,7 +435,12 @@ pub async fn close(
         office: Some(office(&item)),
         closed_by: caller.subject.clone(),
     });
-    outbox::enqueue(&mut transaction, &lifecycle_event(&closed, event)).await?;
+    outbox::enqueue(&mut transaction, &lifecycle::event(&closed, event)).await?;
+    outbox::enqueue(
+        &mut transaction,
+        &lifecycle::sla_changed(&closed, &lifecycle::Clock::Stopped, "closed"),
+    )
+    .await?;
     desk.outbox.commit(transaction).await?;
     Ok(closed)
 }
@@ -460,20 +478,35 @@ pub async fn transfer(
     }
     // Writers to the target office take turns, so that its `seq` follows commit order.
     items::lock_office(&mut transaction, &to_office.code).await?;
-    if before.status == crate::priority::INFO_REQUESTED {
-        // Waiting for the patronato, it is work again at the new office: the clock restarts
-        // with the business days it had left.
-        let deadline = desk.sla.resume(
-            u32::try_from(before.sla_days_left.unwrap_or_default()).unwrap_or_default(),
+    // The citizen's clock goes on at the new office; one that was stopped while the office
+    // waited for information restarts with the business days it had left, on the new
+    // office's calendar.
+    // An answered item sent on is new work with a whole term, like one asked again.
+    let deadline = match (before.deadline(), before.sla_days_left) {
+        (Some(running), _) => running,
+        (None, Some(left)) => desk.sla.resume_at(
+            u32::try_from(left).unwrap_or_default(),
             desk.clock.now(),
-        );
-        sqlx::query("UPDATE items SET sla_due_at = $2, sla_warn_at = $3, sla_days_left = NULL WHERE request_id = $1")
-            .bind(request_id)
-            .bind(deadline.due_at)
-            .bind(deadline.warn_at)
-            .execute(&mut *transaction)
-            .await?;
-    }
+            &lifecycle::calendar(&to_office.patron_day),
+        ),
+        (None, None) => desk.sla.resume_at(
+            desk.sla.business_days,
+            desk.clock.now(),
+            &lifecycle::calendar(&to_office.patron_day),
+        ),
+    };
+    sqlx::query(
+        "UPDATE items SET sla_due_at = $2, sla_warn_at = $3, sla_days_left = NULL,
+                          office_patron_day = $4, office_direzione = $5, escalation = NULL
+         WHERE request_id = $1",
+    )
+    .bind(request_id)
+    .bind(deadline.due_at)
+    .bind(deadline.warn_at)
+    .bind(&to_office.patron_day)
+    .bind(&to_office.parent_code)
+    .execute(&mut *transaction)
+    .await?;
     // At the new office it is new work (the citizen's clock goes on): no lease from the old
     // office, a new place in the new office's queue, a new version.
     let moved: ItemRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -504,21 +537,22 @@ pub async fn transfer(
         reason,
         transferred_by: caller.subject.clone(),
     });
-    outbox::enqueue(&mut transaction, &lifecycle_event(&moved, event)).await?;
+    outbox::enqueue(&mut transaction, &lifecycle::event(&moved, event)).await?;
+    outbox::enqueue(
+        &mut transaction,
+        &lifecycle::sla_changed(
+            &moved,
+            &lifecycle::Clock::Running(deadline),
+            &format!(
+                "transferred to {}: the deadline follows the request",
+                to_office.code
+            ),
+        ),
+    )
+    .await?;
     desk.outbox.commit(transaction).await?;
     tracing::info!(request.id = %request_id, from = %before.office_code, to = %to_office.code, "transferred");
     Ok((moved, to_office))
-}
-
-/// An event for a step of the request's life, at its lifecycle position: the item's version
-/// after the change, plus one (router's first decision, which filed the item, is 1).
-fn lifecycle_event(item: &ItemRow, payload: Payload) -> Envelope {
-    sequenced_envelope(
-        SERVICE_NAME,
-        &item.request_id.to_string(),
-        u64::try_from(item.version).unwrap_or_default() + 1,
-        payload,
-    )
 }
 
 fn office(item: &ItemRow) -> OfficeRef {

@@ -14,6 +14,12 @@ use sha2::{Digest as _, Sha256};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use combipat_platform::messaging::new_envelope;
+use combipat_platform::outbox;
+use combipat_proto::events::v1::envelope::Payload;
+use combipat_proto::events::v1::{CalendarChanged, OfficeCalendarChange};
+
+use crate::SERVICE_NAME;
 use crate::directory::{RoutingIndex, build_index, parse};
 
 const CHANNEL: &str = "combipat_router_ruleset";
@@ -115,7 +121,24 @@ impl Rulesets {
                 .await?;
         let source = source.ok_or_else(|| RulesetError::NotFound(version.to_owned()))?;
         // Validated again: the territory may have changed since the load.
-        validate(&source, &self.territory)?;
+        let index = validate(&source, &self.territory)?;
+        let previous: Option<(String, String)> = sqlx::query_as(
+            "SELECT r.version, r.source FROM active_ruleset a JOIN rulesets r ON r.version = a.version FOR UPDATE OF a",
+        )
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if let Some((previous_version, previous_source)) = previous
+            && previous_version != version
+            && let Some(changed) = calendar_changes(&previous_version, &previous_source, &index)
+        {
+            tracing::info!(ruleset.version = %version, offices = changed.offices.len(), "the activation changes office calendars");
+            outbox::enqueue(
+                &mut transaction,
+                &new_envelope(SERVICE_NAME, "", Payload::CalendarChanged(changed)),
+            )
+            .await
+            .map_err(|error| RulesetError::Conflict(format!("{error:#}")))?;
+        }
         sqlx::query(
             "INSERT INTO active_ruleset (singleton, version, activated_by) VALUES (TRUE, $1, $2)
              ON CONFLICT (singleton) DO UPDATE SET version = $1, activated_by = $2, activated_at = now()",
@@ -201,4 +224,46 @@ impl Rulesets {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// The offices whose patron saint's day differs between the previous directory and `next`
+/// (offices that are new, or gone, count as changed only if a day is named), as the event
+/// office-queue moves its deadlines on.
+fn calendar_changes(
+    previous_version: &str,
+    previous_source: &str,
+    next: &RoutingIndex,
+) -> Option<CalendarChanged> {
+    let previous = parse(previous_source).ok()?;
+    let before: std::collections::HashMap<&str, String> = previous
+        .offices
+        .iter()
+        .map(|office| {
+            (
+                office.code.as_str(),
+                office.patron_day.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let offices: Vec<OfficeCalendarChange> = next
+        .offices
+        .values()
+        .filter_map(|office| {
+            let now = office.patron_day.clone().unwrap_or_default();
+            let then = before
+                .get(office.code.as_str())
+                .cloned()
+                .unwrap_or_default();
+            (now != then).then(|| OfficeCalendarChange {
+                office_code: office.code.clone(),
+                previous_patron_day: then,
+                patron_day: now,
+            })
+        })
+        .collect();
+    (!offices.is_empty()).then(|| CalendarChanged {
+        ruleset_version: next.version.clone(),
+        previous_ruleset_version: previous_version.to_owned(),
+        offices,
+    })
 }

@@ -273,6 +273,87 @@ async fn an_invalid_directory_is_refused_whole_and_only_admins_load() {
 }
 
 #[tokio::test]
+async fn activating_a_directory_that_moves_patron_days_announces_the_changed_calendars() {
+    let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
+    let (service, mut client) = start(&database, &bus).await;
+    let mut changes = bus.observe("calendar.changed").await.unwrap();
+    // Milano's patron day dropped, Torino's moved a day; nothing else.
+    let demo = std::fs::read_to_string(demo_directory()).unwrap();
+    let next = demo
+        .replace("version: demo-2026-12-01", "version: demo-calendar")
+        .replace(
+            "provinces: [MI], patron_day: \"12-07\",",
+            "provinces: [MI],",
+        )
+        .replace(
+            "provinces: [TO], patron_day: \"06-24\",",
+            "provinces: [TO], patron_day: \"06-25\",",
+        );
+    let offices = client
+        .get_office(
+            with_token(
+                GetOfficeRequest {
+                    code: "SEDE-MI".into(),
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (offices.patron_day.as_str(), offices.direzione_code.as_str()),
+        ("12-07", "DR-LOMBARDIA")
+    );
+    client
+        .load_directory(
+            with_token(
+                LoadDirectoryRequest {
+                    yaml: next,
+                    activate: true,
+                },
+                &admin(),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let event = changes.next(WAIT).await.unwrap();
+    assert!(event.request_id.is_empty(), "about offices, not a request");
+    let Some(Payload::CalendarChanged(changed)) = event.payload else {
+        panic!("expected calendar.changed")
+    };
+    assert_eq!(
+        (
+            changed.ruleset_version.as_str(),
+            changed.previous_ruleset_version.as_str()
+        ),
+        ("demo-calendar", "demo-2026-12-01")
+    );
+    let mut offices: Vec<(String, String, String)> = changed
+        .offices
+        .into_iter()
+        .map(|office| {
+            (
+                office.office_code,
+                office.previous_patron_day,
+                office.patron_day,
+            )
+        })
+        .collect();
+    offices.sort();
+    assert_eq!(
+        offices,
+        [
+            ("SEDE-MI".to_owned(), "12-07".to_owned(), String::new()),
+            ("SEDE-TO".to_owned(), "06-24".to_owned(), "06-25".to_owned()),
+        ]
+    );
+    service.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn every_replica_switches_to_a_newly_activated_ruleset() {
     let (database, bus) = (TestDatabase::create().await.unwrap(), TestBus::new());
     let (first, mut first_client) = start(&database, &bus).await;

@@ -479,6 +479,16 @@ mod tests {
     }
 
     #[test]
+    fn a_patron_day_must_be_a_day_of_the_year() {
+        let yaml = demo().replace("patron_day: \"12-07\"", "patron_day: \"7 dicembre\"");
+        let joined = errors_of(&yaml).join("\n");
+        assert!(
+            joined.contains("(SEDE-MI): patron_day `7 dicembre` is not a day of the year as MM-DD"),
+            "{joined}"
+        );
+    }
+
+    #[test]
     fn a_sede_must_answer_to_the_direzione_of_its_region() {
         let yaml = demo().replace(
             "code: SEDE-BG, kind: sede_provinciale, parent: DR-LOMBARDIA",
