@@ -1,10 +1,39 @@
-//! Notifier: tells the patronati what happened to their requests: in the inbox, by e-mail and to their own systems (webhooks).
+//! Notifier: tells the patronati what happened to their requests (in the inbox, by e-mail and
+//! to their own systems by webhook) and the INPS offices of their deadlines.
 
+mod access;
+mod admin;
+mod api;
+mod cursor;
+pub mod dev;
+mod email;
+mod endpoints_api;
+mod events;
+mod fanout;
+mod gauges;
+mod http;
+mod inbox;
+mod metrics;
+pub mod notice;
+mod preferences;
+mod requests;
 mod settings;
+mod unsubscribe;
+pub mod webhooks;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
+use combipat_proto::notifier::v1::endpoints_server::EndpointsServer;
+use combipat_proto::notifier::v1::notifier_server::NotifierServer;
 use sqlx::migrate::Migrator;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
+
+pub use events::QUEUE;
+pub use settings::Schedule;
 
 pub const SERVICE_NAME: &str = "notifier";
 
@@ -21,9 +50,93 @@ impl ServiceDefinition for Service {
         &MIGRATIONS
     }
 
-    async fn build(_own: Self::Own, context: ServiceContext) -> anyhow::Result<RunningService> {
+    async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
+        let fanout = fanout::Fanout {
+            clock: context.clock.clone(),
+            email: own.email.clone(),
+        };
+        context.add_consumer(
+            QUEUE,
+            events::EventHandler {
+                fanout: fanout.clone(),
+            },
+        );
+
+        let egress = webhooks::egress(&own.webhooks);
+        context.add_jobs(webhooks::delivery::Deliverer {
+            pool: context.pool.clone(),
+            http: webhooks::delivery::client(
+                egress,
+                Duration::from_millis(own.webhooks.timeout_ms),
+            )?,
+            limiter: Arc::new(combipat_platform::rate_limit::RateLimiter::new(
+                own.rate_limit.clone(),
+            )?),
+            egress,
+            rules: webhooks::rules(&own.webhooks)?,
+            clock: context.clock.clone(),
+            excerpt_bytes: own.webhooks.response_excerpt_bytes,
+            fanout,
+        });
+        context.add_jobs(email::send::Mailer {
+            pool: context.pool.clone(),
+            transport: email::smtp::transport(&own.smtp)?,
+            settings: own.email.clone(),
+            schedule: Schedule::parse(
+                "email.retry_schedule_ms",
+                &own.email.retry_schedule_ms,
+                0.2,
+            )?,
+            clock: context.clock.clone(),
+        });
+        let (pool, every) = (
+            context.pool.clone(),
+            Duration::from_millis(own.webhooks.gauge_interval_ms.max(100)),
+        );
+        context.add_background(move |stop| Box::pin(gauges::run(pool, every, stop)));
+
+        let notifier = Arc::new(api::NotifierApi {
+            pool: context.pool.clone(),
+            clock: context.clock.clone(),
+        });
+        let endpoints = Arc::new(endpoints_api::EndpointsApi {
+            pool: context.pool.clone(),
+            clock: context.clock.clone(),
+            egress,
+        });
+        let http = http::routes(
+            Arc::clone(&notifier),
+            Arc::clone(&endpoints),
+            context.auth_interceptor(),
+            unsubscribe::routes(context.pool.clone(), context.clock.clone()),
+        )?;
+        let routes = Routes::new(InterceptedService::new(
+            NotifierServer::from_arc(notifier),
+            context.auth_interceptor(),
+        ))
+        .add_service(InterceptedService::new(
+            EndpointsServer::from_arc(endpoints),
+            context.auth_interceptor(),
+        ));
         context
-            .bind(Routes::default(), Vec::new(), axum::Router::new())
+            .bind(
+                routes,
+                vec![
+                    "combipat.notifier.v1.Notifier",
+                    "combipat.notifier.v1.Endpoints",
+                ],
+                http,
+            )
             .await
+    }
+
+    async fn admin(
+        _own: Self::Own,
+        platform: PlatformSettings,
+        args: Vec<String>,
+    ) -> anyhow::Result<()> {
+        let pool = combipat_platform::db::connect(&platform.database).await?;
+        combipat_platform::db::migrate(&pool, &MIGRATIONS).await?;
+        admin::run(&pool, &args).await
     }
 }

@@ -1,0 +1,18 @@
+//! Notifier's metric names (the Helm chart's dashboards and alerts read them as they are).
+
+/// Counter {channel=inbox|email|webhook, outcome}: notices written to a channel (inbox:
+/// created, duplicate, muted; email: queued, suppressed, digest; webhook: queued).
+pub const NOTIFICATIONS: &str = "combipat_notifications_total";
+/// Counter {endpoint, outcome=delivered|failed|retried|dead}: one per webhook attempt (failed:
+/// refused for good without a retry, e.g. 410 or a forbidden address).
+pub const WEBHOOK_DELIVERIES: &str = "combipat_webhook_deliveries_total";
+/// Histogram {endpoint}: seconds an endpoint took to answer an attempt.
+pub const WEBHOOK_DELIVERY_SECONDS: &str = "combipat_webhook_delivery_seconds";
+/// Gauge: endpoints disabled (by their patronato, by a 410, or after failing for days).
+pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "combipat_webhook_endpoints_disabled";
+/// Counter {outcome=sent|retried|failed|suppressed}: e-mail sends.
+pub const EMAILS_SENT: &str = "combipat_emails_sent_total";
+
+pub fn count_notification(channel: &'static str, outcome: &'static str) {
+    metrics::counter!(NOTIFICATIONS, "channel" => channel, "outcome" => outcome).increment(1);
+}
