@@ -239,9 +239,9 @@ SLA = [
               "Regions by name; paused: waiting for the patronato's reply (the SLA clock stops)."),
     ]),
     ("Reporting", [
-        ts("Projection lag", [q(f"max(combipat_projection_lag_seconds{{{NS}}})", "lag")], "s",
+        ts("Projection lag", [q(f"max(combipat_stream_lag_seconds{{{NS}}})", "lag")], "s",
            "How far reporting's figures are behind the events."),
-        ts("Projected events per second", [q(f"sum by (outcome) (rate(combipat_projection_events_total{{{NS}}}[5m]))", "{{outcome}}")], "ops"),
+        ts("Projected events per second", [q(f"sum by (outcome) (rate(combipat_stream_events_total{{{NS}}}[5m]))", "{{outcome}}")], "ops"),
         ts("Items filed, moved and stale per minute", [q(per_min(f"sum by (outcome) (rate(combipat_items_filed_total{{{NS}}}[5m]))"), "{{outcome}}")]),
     ]),
 ]

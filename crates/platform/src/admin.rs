@@ -92,7 +92,9 @@ pub fn router(
         .route("/health/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .with_state(AdminState { readiness, metrics });
-    routes.merge(admin)
+    routes
+        .merge(admin)
+        .route_layer(axum::middleware::from_fn(crate::server_metrics::http))
 }
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {

@@ -118,9 +118,13 @@ impl GrpcServer {
             .await;
         tonic::transport::Server::builder()
             .layer(
-                TraceLayer::new_for_grpc()
-                    .make_span_with(GrpcMakeSpan)
-                    .on_response(GrpcOnResponse),
+                tower::ServiceBuilder::new()
+                    .layer(
+                        TraceLayer::new_for_grpc()
+                            .make_span_with(GrpcMakeSpan)
+                            .on_response(GrpcOnResponse),
+                    )
+                    .layer(crate::server_metrics::RpcMetricsLayer),
             )
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod propagation;
 pub mod rate_limit;
+pub mod server_metrics;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;

@@ -58,6 +58,16 @@ pub fn install() -> PrometheusHandle {
                 .set_buckets(&[
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
+                // A timer may fire late by hours after downtime: its own scale.
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(JOB_LATENESS.to_owned()),
+                        &[
+                            0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+                            21600.0, 86400.0,
+                        ],
+                    )
+                })
                 .map(PrometheusBuilder::build_recorder)
                 .unwrap_or_else(|_invalid_buckets| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();

@@ -22,6 +22,46 @@ pub struct TestBus {
     pub queue_prefix: String,
     /// The broker: the development one, or a test's own.
     pub url: String,
+    /// Deletes the test's history stream when the last copy of the bus goes (queues expire
+    /// by themselves, streams do not).
+    _cleanup: std::sync::Arc<StreamCleanup>,
+}
+
+#[derive(Debug)]
+struct StreamCleanup {
+    url: String,
+    stream: String,
+}
+
+impl Drop for StreamCleanup {
+    fn drop(&mut self) {
+        let (url, stream) = (self.url.clone(), self.stream.clone());
+        // A thread of its own: this may run inside the test's runtime, which must not block
+        // on another. Joined, so the process does not exit before the stream is gone.
+        let deleted = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(connection) =
+                    Connection::connect(&url, ConnectionProperties::default()).await
+                    && let Ok(channel) = connection.create_channel().await
+                {
+                    let _deleted = channel
+                        .queue_delete(
+                            stream.as_str().into(),
+                            lapin::options::QueueDeleteOptions::default(),
+                        )
+                        .await;
+                    let _closed = connection.close(200, "done".into()).await;
+                }
+            });
+        });
+        let _joined = deleted.join();
+    }
 }
 
 impl Default for TestBus {
@@ -38,9 +78,17 @@ impl TestBus {
     /// A bus on another broker (a test's own, e.g. one it restarts).
     pub fn on(url: &str) -> Self {
         let id = uuid::Uuid::new_v4().simple().to_string();
+        let queue_prefix = format!("test.{id}.");
         Self {
             exchange: format!("test.{id}.events"),
-            queue_prefix: format!("test.{id}."),
+            _cleanup: std::sync::Arc::new(StreamCleanup {
+                url: url.to_owned(),
+                stream: format!(
+                    "{queue_prefix}{}",
+                    combipat_platform::messaging::catalogue::HISTORY.name
+                ),
+            }),
+            queue_prefix,
             url: url.to_owned(),
         }
     }

@@ -4,7 +4,12 @@
 ALTER TABLE items
     ADD COLUMN office_patron_day TEXT NOT NULL DEFAULT '',
     ADD COLUMN office_direzione  TEXT NOT NULL DEFAULT '',
+    -- The ISTAT region of the office (the SLA figures per region).
+    ADD COLUMN office_region     TEXT NOT NULL DEFAULT '',
     -- The reminder-scheduler's latest step of the escalation ladder for the item's current
     -- deadline (sla_warning, sla_overdue, sla_escalation), and when it fired.
     ADD COLUMN escalation        TEXT,
     ADD COLUMN escalated_at      TIMESTAMPTZ;
+
+-- The open items the SLA gauge counts per region and state.
+CREATE INDEX items_open ON items (office_region) WHERE status IN ('NEW', 'INFO_REQUESTED');

@@ -145,8 +145,8 @@ impl DecisionHandler {
         let inserted: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO items (request_id, protocol_number, office_code, motivo, topic, subject, patronato,
                                 submitted_at, decision_sequence, routed, ruleset_version, rule,
-                                sla_due_at, sla_warn_at, office_patron_day, office_direzione)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                sla_due_at, sla_warn_at, office_patron_day, office_direzione, office_region)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
              ON CONFLICT (request_id) DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(request_id)
@@ -165,6 +165,7 @@ impl DecisionHandler {
         .bind(deadline.warn_at)
         .bind(&filing.office.patron_day)
         .bind(&filing.office.parent_code)
+        .bind(&filing.office.region_code)
         .fetch_optional(effects.db())
         .await?;
         let Some(item) = inserted else {

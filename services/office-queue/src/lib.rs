@@ -12,6 +12,7 @@ mod list;
 mod priority;
 mod router_client;
 mod settings;
+mod sla_gauge;
 mod watch;
 mod work;
 mod workload;
@@ -46,6 +47,8 @@ impl ServiceDefinition for Service {
 
     async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
         let router = router_client::Router::new(&own.router)?;
+        let (gauge_pool, gauge_clock) = (context.pool.clone(), context.clock.clone());
+        context.add_background(move |stop| Box::pin(sla_gauge::run(gauge_pool, gauge_clock, stop)));
         let changes = watch::Changes::new();
         let (listener, listener_pool) = (changes.clone(), context.pool.clone());
         context.add_background(move |stop| Box::pin(listener.listen(listener_pool, stop)));

@@ -497,7 +497,8 @@ pub async fn transfer(
     };
     sqlx::query(
         "UPDATE items SET sla_due_at = $2, sla_warn_at = $3, sla_days_left = NULL,
-                          office_patron_day = $4, office_direzione = $5, escalation = NULL
+                          office_patron_day = $4, office_direzione = $5, office_region = $6,
+                          escalation = NULL
          WHERE request_id = $1",
     )
     .bind(request_id)
@@ -505,6 +506,7 @@ pub async fn transfer(
     .bind(deadline.warn_at)
     .bind(&to_office.patron_day)
     .bind(&to_office.parent_code)
+    .bind(&to_office.region_code)
     .execute(&mut *transaction)
     .await?;
     // At the new office it is new work (the citizen's clock goes on): no lease from the old

@@ -77,6 +77,11 @@ struct Shared<H> {
 impl<H: JobHandler> JobRunner<H> {
     pub async fn run(self, stop: CancellationToken) {
         let concurrency = self.settings.concurrency.max(1);
+        // Shown from the start, so that dashboards and alerts find the series at zero.
+        for kind in H::KINDS {
+            metrics::counter!(m::JOBS_CAUGHT_UP, "kind" => *kind).increment(0);
+            metrics::counter!(m::JOBS_FIRED, "kind" => *kind, "outcome" => "done").increment(0);
+        }
         let shared = Arc::new(Shared {
             owner: Uuid::new_v4(),
             held: Mutex::new(HashSet::new()),

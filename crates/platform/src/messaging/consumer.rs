@@ -25,7 +25,7 @@ use super::delivery::{BatchContext, process_batch};
 use super::divert::Diverter;
 use super::pause::{ConsumerHealth, backoff};
 use super::retry::RetrySchedule;
-use super::topology::{QueueSpec, declare_all, declare_queue};
+use super::topology::{QueueSpec, declare_exchange, declare_queue};
 use super::{BatchHandler, Broker};
 use crate::metrics as m;
 
@@ -117,7 +117,8 @@ impl<H: BatchHandler> Consumer<H> {
             .await
             .context("cannot connect to the broker")?;
         let channel = connection.create_channel().await?;
-        declare_all(&channel, broker).await?;
+        // Its own queue family (the relay declares the whole topology before it publishes).
+        declare_exchange(&channel, broker).await?;
         let names = declare_queue(&channel, broker, &self.spec).await?;
         let settings = broker.settings();
         let prefetch = settings.prefetch.max(1);

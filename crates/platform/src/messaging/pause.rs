@@ -26,7 +26,9 @@ pub struct ConsumerHealth {
 
 impl ConsumerHealth {
     pub fn new(queue: &'static str) -> Self {
+        // Shown from the start, so that dashboards and alerts find the series at zero.
         metrics::gauge!(m::CONSUMER_PAUSED, "queue" => queue).set(0.0);
+        metrics::counter!(m::CONSUMER_PAUSES, "queue" => queue).increment(0);
         Self {
             queue,
             paused: Arc::new(watch::channel(None).0),

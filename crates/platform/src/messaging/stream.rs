@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::catalogue::HISTORY;
 use super::delivery::delivery_span;
 use super::pause::{ConsumerHealth, backoff, outage_backoff};
-use super::topology::declare_all;
+use super::topology::{declare_exchange, declare_stream};
 use super::{BatchHandler, BatchOutcome, Broker, HandleError, Incoming, header_u64};
 use crate::handler::{Effects, Event, Transactional, TransactionalHandler};
 use crate::metrics as m;
@@ -169,7 +169,8 @@ impl<H: TransactionalHandler> StreamReader<H> {
     async fn read(&self, stop: &CancellationToken) -> anyhow::Result<()> {
         let connection = self.broker.connect(self.reader).await?;
         let channel = connection.create_channel().await?;
-        declare_all(&channel, &self.broker).await?;
+        declare_exchange(&channel, &self.broker).await?;
+        declare_stream(&channel, &self.broker, &HISTORY).await?;
         let settings = self.broker.settings();
         let prefetch = settings.prefetch.max(1);
         let batch_size = usize::from(settings.batch_size.clamp(1, prefetch));
