@@ -157,6 +157,23 @@ mod tests {
         assert!(refusal(&loopback, "10.0.0.1".parse().unwrap()).is_some());
     }
 
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_when_it_is_called() {
+        let name: Name = "localhost".parse().unwrap();
+        let refused = SafeResolver(STRICT).resolve(name).await.err().unwrap();
+        assert!(refused.to_string().contains(REFUSED), "{refused}");
+        let allowed = Egress {
+            allow_loopback: true,
+            ..STRICT
+        };
+        let addresses: Vec<SocketAddr> = SafeResolver(allowed)
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(addresses.iter().all(|address| address.ip().is_loopback()));
+    }
+
     #[test]
     fn urls_are_checked_as_registered() {
         assert!(check_url(&STRICT, "https://hooks.example.it/combipat").is_ok());

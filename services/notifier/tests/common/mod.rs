@@ -342,3 +342,27 @@ impl Harness {
         self.database.connect().await.unwrap()
     }
 }
+
+/// A message's text as a person reads it: quoted-printable undone (soft breaks and `=XX`).
+pub fn readable(data: &str) -> String {
+    let joined = data.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok());
+        match (bytes[index], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
