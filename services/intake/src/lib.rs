@@ -8,6 +8,7 @@ mod http;
 mod list;
 mod mandate_api;
 mod mandates;
+mod notifier_client;
 mod pages;
 mod rating;
 mod reminder;
@@ -83,7 +84,15 @@ impl ServiceDefinition for Service {
             Arc::clone(&mandates),
             context.auth_interceptor(),
         )?
-        .merge(pages::Pages::new(Arc::clone(&api), context.auth_interceptor(), own.pages).routes());
+        .merge(
+            pages::Pages::new(
+                Arc::clone(&api),
+                context.auth_interceptor(),
+                own.pages,
+                notifier_client::Notifier::new(&own.notifier)?,
+            )
+            .routes(),
+        );
         let intake = InterceptedService::new(
             IntakeServer::from_arc(api)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -11,4 +11,5 @@ pub struct IntakeSettings {
     pub attachments: combipat_platform::files::FileStoreSettings,
     pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
     pub pages: crate::pages::PageSettings,
+    pub notifier: combipat_platform::grpc_client::ClientSettings,
 }

@@ -38,7 +38,7 @@ pub async fn page(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let session = match pages.session(&headers) {
+    let session = match pages.session(&headers).await {
         Ok(session) => session,
         Err(response) => return *response,
     };
@@ -171,7 +171,7 @@ where
     F: FnOnce(std::sync::Arc<crate::api::IntakeApi>, tonic::Request<Req>) -> Fut,
     Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
 {
-    let session = match pages.session(headers) {
+    let session = match pages.session(headers).await {
         Ok(session) => session,
         Err(response) => return *response,
     };
@@ -244,7 +244,7 @@ pub async fn attachment(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let session = match pages.session(&headers) {
+    let session = match pages.session(&headers).await {
         Ok(session) => session,
         Err(response) => return *response,
     };

@@ -76,7 +76,7 @@ pub async fn page(
     headers: HeaderMap,
     Query(draft): Query<Draft>,
 ) -> Response {
-    let session = match pages.session(&headers) {
+    let session = match pages.session(&headers).await {
         Ok(session) => session,
         Err(response) => return *response,
     };
@@ -199,7 +199,7 @@ pub async fn preview(
     headers: HeaderMap,
     multipart: Multipart,
 ) -> Response {
-    let session = match pages.session(&headers) {
+    let session = match pages.session(&headers).await {
         Ok(session) => session,
         Err(response) => return *response,
     };
@@ -297,7 +297,7 @@ pub async fn submit(
     headers: HeaderMap,
     Form(draft): Form<Draft>,
 ) -> Response {
-    let session = match pages.session(&headers) {
+    let session = match pages.session(&headers).await {
         Ok(session) => session,
         Err(response) => return *response,
     };

@@ -28,6 +28,10 @@ pub fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
                         nav {
                             a href="/richieste/nuova" { "Scrivi alla sede" } " · "
                             a href="/richieste" { "Le mie richieste" } " · "
+                            a href="/notifiche" {
+                                "Notifiche"
+                                @if let Some(unread) = session.unread.filter(|unread| *unread > 0) { " (" (unread) ")" }
+                            } " · "
                             span { (session.principal.subject) " ("
                                 (session.principal.patronato_office.as_deref()
                                     .or(session.principal.patronato.as_deref()).unwrap_or_default()) ")" }

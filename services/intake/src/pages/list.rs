@@ -37,7 +37,7 @@ pub async fn page(
     headers: HeaderMap,
     Query(filters): Query<Filters>,
 ) -> Response {
-    let session = match pages.session(&headers) {
+    let session = match pages.session(&headers).await {
         Ok(session) => session,
         Err(response) => return *response,
     };

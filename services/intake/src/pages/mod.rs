@@ -11,6 +11,7 @@ mod detail;
 mod form;
 mod layout;
 mod list;
+mod notices;
 mod signin;
 
 use std::sync::Arc;
@@ -41,20 +42,29 @@ pub struct Pages {
     api: Arc<IntakeApi>,
     auth: AuthInterceptor,
     settings: Arc<PageSettings>,
+    notifier: crate::notifier_client::Notifier,
 }
 
 /// The signed-in caller of a page.
 pub struct Session {
     token: String,
     principal: Principal,
+    /// The unread notices, shown on every page; `None` when notifier did not answer.
+    unread: Option<u32>,
 }
 
 impl Pages {
-    pub fn new(api: Arc<IntakeApi>, auth: AuthInterceptor, settings: PageSettings) -> Self {
+    pub fn new(
+        api: Arc<IntakeApi>,
+        auth: AuthInterceptor,
+        settings: PageSettings,
+        notifier: crate::notifier_client::Notifier,
+    ) -> Self {
         Self {
             api,
             auth,
             settings: Arc::new(settings),
+            notifier,
         }
     }
 
@@ -71,6 +81,9 @@ impl Pages {
             .route("/richieste/{id}/valutazione", post(detail::rate))
             .route("/richieste/{id}/risposta", post(detail::reply))
             .route("/allegati/{id}", get(detail::attachment))
+            .route("/notifiche", get(notices::page))
+            .route("/notifiche/lette", post(notices::mark_all))
+            .route("/notifiche/{id}/letta", post(notices::mark_one))
             .layer(axum::extract::DefaultBodyLimit::max(
                 combipat_platform::files::MAX_PER_MESSAGE * crate::attachments::MAX_BYTES
                     + 1024 * 1024,
@@ -78,9 +91,15 @@ impl Pages {
             .with_state(self)
     }
 
-    /// The caller, from the identity provider's header or the sign-in cookie; a page that
-    /// needs one sends the others to sign in.
-    fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+    /// The caller, from the identity provider's header or the sign-in cookie, with their
+    /// unread notices; a page that needs one sends the others to sign in.
+    async fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+        let mut session = self.verified(headers)?;
+        session.unread = self.notifier.unread(&session.token).await;
+        Ok(session)
+    }
+
+    fn verified(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
@@ -100,6 +119,7 @@ impl Pages {
                 Some(principal) => Ok(Session {
                     token,
                     principal: principal.clone(),
+                    unread: None,
                 }),
                 None => Err(Box::new(self.sign_in_first())),
             },

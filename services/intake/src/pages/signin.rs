@@ -89,6 +89,7 @@ pub async fn sign_in(State(pages): State<Pages>, Form(choice): Form<Choice>) -> 
                     patronato_office: (!office.is_empty()).then(|| (*office).to_owned()),
                     inps_office: None,
                     exp: chrono::Utc::now().timestamp() + SESSION_HOURS * 3600,
+                    nbf: None,
                     iss: None,
                     aud: None,
                 },
