@@ -34,6 +34,8 @@ pub const CONSUMER_PAUSES: &str = "combipat_consumer_pauses_total";
 /// queues (main, retry, dead-letter), names without the prefix.
 pub const QUEUE_MESSAGES: &str = "combipat_queue_messages";
 pub const QUEUE_CONSUMERS: &str = "combipat_queue_consumers";
+/// Counter {outcome=fetched|failed}: JWKS fetches made because a token named an unknown key.
+pub const JWKS_REFETCHES: &str = "combipat_jwks_refetches_total";
 /// Gauge {reader}: seconds between the newest event a stream reader applied and now.
 pub const STREAM_LAG: &str = "combipat_stream_lag_seconds";
 /// Counter {reader, outcome=applied|skipped}: history events a stream reader went through.

@@ -108,6 +108,7 @@ pub fn token(role: Role, claims: &[(&str, &str)]) -> anyhow::Result<String> {
         patronato_office: claim("patronato_office"),
         inps_office: claim("inps_office"),
         exp: chrono::Utc::now().timestamp() + 3600,
+        nbf: None,
         iss: None,
         aud: None,
     };

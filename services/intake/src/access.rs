@@ -55,6 +55,7 @@ mod tests {
             patronato: patronato.map(str::to_owned),
             patronato_office: office.map(str::to_owned),
             inps_office: None,
+            expires_at: None,
         }
     }
 

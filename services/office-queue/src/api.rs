@@ -286,8 +286,21 @@ impl OfficeQueue for OfficeQueueApi {
                 "the watcher fell behind; read the queue again and watch anew",
             ))),
         });
-        let stream =
-            futures::StreamExt::take_until(stream, self.changes.closed().cancelled_owned());
+        // The watch lasts as long as the token that opened it: then it ends, saying why.
+        let lifetime = caller
+            .expires_at
+            .map(|at| (at - chrono::Utc::now()).to_std().unwrap_or_default())
+            .unwrap_or(std::time::Duration::from_secs(24 * 3600));
+        let expiry = futures::stream::once(async move {
+            tokio::time::sleep(lifetime).await;
+            Err(Status::unauthenticated(
+                "the token expired: open the watch again with a fresh one",
+            ))
+        });
+        let stream = futures::StreamExt::take_until(
+            tokio_stream::StreamExt::merge(stream, expiry),
+            self.changes.closed().cancelled_owned(),
+        );
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -336,6 +349,7 @@ mod tests {
             patronato: None,
             patronato_office: None,
             inps_office: office.map(str::to_owned),
+            expires_at: None,
         }
     }
 

@@ -282,3 +282,49 @@ async fn watch_queue_delivers_an_offices_changes_in_order() {
     );
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_watch_ends_when_the_token_that_opened_it_expires() {
+    use combipat_proto::officequeue::v1::WatchQueueRequest;
+    use futures::StreamExt as _;
+
+    let mut harness = start().await;
+    // A token that lasts two more seconds.
+    let claims = combipat_platform::auth::Claims {
+        sub: "anna".into(),
+        role: combipat_platform::auth::Role::Funzionario,
+        patronato: None,
+        patronato_office: None,
+        inps_office: Some("SEDE-MI".into()),
+        exp: chrono::Utc::now().timestamp() + 2,
+        nbf: None,
+        iss: None,
+        aud: None,
+    };
+    let key =
+        std::fs::read(combipat_testkit::workspace_root().join("dev/keys/dev-jwt-private.pem"))
+            .unwrap();
+    let short = combipat_platform::auth::sign(&claims, &key).unwrap();
+    let mut changes = harness
+        .client
+        .watch_queue(
+            with_token(
+                WatchQueueRequest {
+                    office_code: "SEDE-MI".into(),
+                },
+                &short,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), changes.next())
+        .await
+        .expect("the watch ended by itself")
+        .expect("with a status");
+    let status = ended.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(status.message().contains("expired"), "{status:?}");
+    harness.service.shutdown().await.unwrap();
+}

@@ -86,6 +86,26 @@ fn office_message(office: &Office) -> OfficeMessage {
     }
 }
 
+/// An explanation of a request is for the officials of the offices it went through, of their
+/// direzioni regionali, and admins: nobody else, whatever their role.
+fn may_explain(caller: &Principal, offices: &[&str], index: Option<&RoutingIndex>) -> bool {
+    match caller.role {
+        Role::Admin => true,
+        Role::Funzionario | Role::Responsabile => {
+            caller.inps_office.as_deref().is_some_and(|own| {
+                offices.iter().any(|office| {
+                    *office == own
+                        || index
+                            .and_then(|index| index.office(office))
+                            .and_then(|office| office.direzione.as_deref())
+                            == Some(own)
+                })
+            })
+        }
+        _ => false,
+    }
+}
+
 #[tonic::async_trait]
 impl Router for RouterApi {
     async fn preview_route(
@@ -152,21 +172,22 @@ impl Router for RouterApi {
         &self,
         request: Request<ExplainRequest>,
     ) -> Result<Response<ExplainResponse>, Status> {
-        let caller = principal(&request)?;
-        if matches!(caller.role, Role::Operatore | Role::Supervisore) {
-            return Err(ApiError::PermissionDenied(
-                "routing explanations are for INPS staff".to_owned(),
-            )
-            .into());
-        }
+        let caller = principal(&request)?.clone();
         let id = request_id(&request.get_ref().request_id)?;
         let mut connection = self.pool.acquire().await.map_err(ApiError::from)?;
         let history = decisions::history(&mut connection, id)
             .await
             .map_err(ApiError::from)?;
-        let first = history
-            .first()
-            .ok_or_else(|| ApiError::NotFound(format!("no routing decision for request {id}")))?;
+        // Someone else's request is as unknown as a missing one.
+        let unknown = || ApiError::NotFound(format!("no routing decision for request {id}"));
+        let offices: Vec<&str> = history
+            .iter()
+            .map(|decision| decision.office_code.as_str())
+            .collect();
+        if !may_explain(&caller, &offices, self.rulesets.current().as_deref()) {
+            return Err(unknown().into());
+        }
+        let first = history.first().ok_or_else(unknown)?;
         let protocol_number = RequestSummary::decode(first.request.as_slice())
             .map(|summary| summary.protocol_number)
             .unwrap_or_default();

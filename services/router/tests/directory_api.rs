@@ -526,11 +526,46 @@ async fn a_transfer_decided_by_office_queue_is_recorded_and_explained_without_a_
         &[("patronato", "INCA"), ("patronato_office", "INCA-MI-01")],
     )
     .unwrap();
-    let refused = client
-        .explain(with_token(ExplainRequest { request_id }, &operator).unwrap())
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::PermissionDenied);
+    // Only the offices the request went through (and their direzioni), and admins: an
+    // operator, an analyst or another office's official learn nothing, not even that it exists.
+    for outsider in [
+        operator,
+        token(Role::Analista, &[]).unwrap(),
+        official("SEDE-NA"),
+        token(Role::Responsabile, &[("inps_office", "DR-CAMPANIA")]).unwrap(),
+    ] {
+        let refused = client
+            .explain(
+                with_token(
+                    ExplainRequest {
+                        request_id: request_id.clone(),
+                    },
+                    &outsider,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound);
+    }
+    for insider in [
+        official("SEDE-MI"),
+        token(Role::Responsabile, &[("inps_office", "DR-PIEMONTE")]).unwrap(),
+        admin(),
+    ] {
+        client
+            .explain(
+                with_token(
+                    ExplainRequest {
+                        request_id: request_id.clone(),
+                    },
+                    &insider,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
     service.shutdown().await.unwrap();
 }
 

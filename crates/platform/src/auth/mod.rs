@@ -73,10 +73,28 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inps_office: Option<String>,
     pub exp: i64,
+    /// Not before (seconds since the epoch), when the identity provider sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// One audience or several, as RFC 7519 allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
+}
+
+/// The `aud` claim: a string or an array of strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<&str> for Audience {
+    fn from(audience: &str) -> Self {
+        Self::One(audience.to_owned())
+    }
 }
 
 /// Who is calling, once the token is verified.
@@ -87,6 +105,8 @@ pub struct Principal {
     pub patronato: Option<String>,
     pub patronato_office: Option<String>,
     pub inps_office: Option<String>,
+    /// When the token ends (a stream opened with it ends then too).
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +128,9 @@ pub struct Authenticator {
     keys: Arc<RwLock<Keys>>,
     issuer: Option<String>,
     audience: Option<String>,
+    /// Set with a JWKS: where an unknown key makes it look again.
+    jwks_url: Option<String>,
+    last_refetch: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -123,6 +146,23 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     /// Reads `auth.public_key_path`, or fetches `auth.jwks_url` (one of them is required).
     pub async fn from_settings(settings: &AuthSettings) -> anyhow::Result<Self> {
+        // A JWKS means the real identity provider: a token of any other issuer or audience it
+        // signs must not get in.
+        if !settings.jwks_url.is_empty() {
+            let missing: Vec<&str> = [
+                ("auth.issuer", settings.issuer.is_empty()),
+                ("auth.audience", settings.audience.is_empty()),
+            ]
+            .into_iter()
+            .filter_map(|(key, missing)| missing.then_some(key))
+            .collect();
+            anyhow::ensure!(
+                missing.is_empty(),
+                "auth.jwks_url is set but {} {} not: with the identity provider's keys, tokens must name this service's issuer and audience",
+                missing.join(" and "),
+                if missing.len() == 1 { "is" } else { "are" }
+            );
+        }
         let keys = match (
             settings.jwks_url.is_empty(),
             settings.public_key_path.is_empty(),
@@ -150,6 +190,8 @@ impl Authenticator {
             keys: Arc::new(RwLock::new(keys)),
             issuer: non_empty(&settings.issuer),
             audience: non_empty(&settings.audience),
+            jwks_url: non_empty(&settings.jwks_url),
+            last_refetch: Arc::default(),
         })
     }
 
@@ -159,6 +201,8 @@ impl Authenticator {
             keys: Arc::new(RwLock::new(Keys::from_pem(pem)?)),
             issuer: None,
             audience: None,
+            jwks_url: None,
+            last_refetch: Arc::default(),
         })
     }
 
@@ -201,6 +245,11 @@ impl Authenticator {
 
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let header = jsonwebtoken::decode_header(token)?;
+        // A key the set does not have may be one the identity provider has just rotated in:
+        // fetch the set once more (at most every REFETCH_AFTER) before refusing.
+        if !self.knows(header.kid.as_deref()) {
+            self.refetch_once();
+        }
         let keys = self
             .keys
             .read()
@@ -210,6 +259,7 @@ impl Authenticator {
         })?;
         let mut validation = Validation::new(key.algorithms[0]);
         validation.algorithms = key.algorithms.clone();
+        validation.validate_nbf = true;
         // A configured issuer or audience is required in the token, not only checked when present.
         let mut required = vec!["exp", "sub"];
         validation.validate_aud = self.audience.is_some();
@@ -229,7 +279,70 @@ impl Authenticator {
             patronato: claims.patronato,
             patronato_office: claims.patronato_office,
             inps_office: claims.inps_office,
+            expires_at: chrono::DateTime::from_timestamp(claims.exp, 0),
         })
+    }
+}
+
+/// How often a token with an unknown key may make the service fetch the JWKS again.
+const REFETCH_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a call waits for that fetch.
+const REFETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+impl Authenticator {
+    fn knows(&self, kid: Option<&str>) -> bool {
+        self.keys
+            .read()
+            .is_ok_and(|keys| keys.select(kid).is_some())
+    }
+
+    /// Fetches the JWKS again, waiting for it, unless one was fetched lately or there is no
+    /// JWKS. The fetch runs on a thread of its own: verification is synchronous (a tonic
+    /// interceptor), and must not wait on the runtime it is blocking.
+    fn refetch_once(&self) {
+        let Some(url) = self.jwks_url.clone() else {
+            return;
+        };
+        {
+            let Ok(mut last) = self.last_refetch.lock() else {
+                return;
+            };
+            if last.is_some_and(|at| at.elapsed() < REFETCH_AFTER) {
+                return;
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let fetched = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(Keys::fetch(&url)));
+            let _gone = sender.send(fetched);
+        });
+        match receiver.recv_timeout(REFETCH_TIMEOUT) {
+            Ok(Ok(keys)) => {
+                if let Ok(mut current) = self.keys.write() {
+                    *current = keys;
+                }
+                metrics::counter!(crate::metrics::JWKS_REFETCHES, "outcome" => "fetched")
+                    .increment(1);
+            }
+            Ok(Err(error)) => {
+                metrics::counter!(crate::metrics::JWKS_REFETCHES, "outcome" => "failed")
+                    .increment(1);
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot refetch the JWKS for an unknown key"
+                );
+            }
+            Err(_timeout) => {
+                metrics::counter!(crate::metrics::JWKS_REFETCHES, "outcome" => "failed")
+                    .increment(1);
+                tracing::warn!("the JWKS refetch for an unknown key did not finish in time");
+            }
+        }
     }
 }
 
@@ -288,6 +401,7 @@ mod tests {
             patronato_office: Some("INCA-MI-01".into()),
             inps_office: None,
             exp,
+            nbf: None,
             iss: None,
             aud: None,
         }
@@ -330,8 +444,9 @@ mod tests {
         ));
     }
 
-    /// The development public key as a JWKS, served over HTTP like an identity provider.
-    async fn serve_jwks(kid: &str) -> String {
+    /// The development public key as a JWKS under `kid`, served over HTTP like an identity
+    /// provider; the kid it serves can be changed (a key rotation).
+    async fn serve_jwks(kid: &str) -> (String, Arc<std::sync::Mutex<String>>) {
         use base64::Engine as _;
         let pem = std::str::from_utf8(PUBLIC).unwrap();
         let body: String = pem
@@ -343,15 +458,22 @@ mod tests {
             .unwrap();
         // An Ed25519 SubjectPublicKeyInfo ends with the 32-byte public key.
         let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&der[der.len() - 32..]);
-        let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig"}]});
+        let served = Arc::new(std::sync::Mutex::new(kid.to_owned()));
+        let current = Arc::clone(&served);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = axum::Router::new().route(
             "/jwks",
-            axum::routing::get(move || async move { axum::Json(jwks) }),
+            axum::routing::get(move || {
+                let kid = current.lock().unwrap().clone();
+                let x = x.clone();
+                async move {
+                    axum::Json(serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig"}]}))
+                }
+            }),
         );
         tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{addr}/jwks")
+        (format!("http://{addr}/jwks"), served)
     }
 
     fn sign_with_kid(claims: &Claims, kid: &str) -> String {
@@ -360,25 +482,94 @@ mod tests {
         jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_pem(PRIVATE).unwrap()).unwrap()
     }
 
-    #[tokio::test]
-    async fn keys_come_from_a_jwks_url_chosen_by_kid() {
-        let settings = AuthSettings {
+    fn identity_provider(jwks_url: String) -> AuthSettings {
+        AuthSettings {
             public_key_path: String::new(),
-            jwks_url: serve_jwks("key-2026").await,
+            jwks_url,
             jwks_refresh_secs: 300,
-            issuer: String::new(),
-            audience: String::new(),
-        };
-        let authenticator = Authenticator::from_settings(&settings).await.unwrap();
-        let claims = claims(chrono::Utc::now().timestamp() + 60);
+            issuer: "https://idp.example".into(),
+            audience: "combipat".into(),
+        }
+    }
+
+    fn from_the_provider(exp: i64) -> Claims {
+        Claims {
+            iss: Some("https://idp.example".into()),
+            aud: Some(Audience::Many(vec!["other-api".into(), "combipat".into()])),
+            ..claims(exp)
+        }
+    }
+
+    // Several workers, as the services run: verification waits (on a thread of its own) for a
+    // fetch from a server that runs on another worker here.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_come_from_a_jwks_chosen_by_kid_and_a_rotated_key_is_fetched_once() {
+        let (url, served) = serve_jwks("key-2026").await;
+        let authenticator = Authenticator::from_settings(&identity_provider(url))
+            .await
+            .unwrap();
+        let claims = from_the_provider(chrono::Utc::now().timestamp() + 60);
         let principal = authenticator
             .verify(&sign_with_kid(&claims, "key-2026"))
             .unwrap();
-        assert_eq!(principal.subject, "op-1");
+        assert_eq!(
+            principal.subject, "op-1",
+            "an audience among several is accepted"
+        );
+        // The provider rotates to a new key: the first token signed with it makes the service
+        // fetch the set again, and is accepted.
+        *served.lock().unwrap() = "key-2027".to_owned();
+        assert!(
+            authenticator
+                .verify(&sign_with_kid(&claims, "key-2027"))
+                .is_ok()
+        );
+        // A key nobody serves is refused; a burst of them does not make a fetch each.
         assert!(matches!(
-            authenticator.verify(&sign_with_kid(&claims, "retired-key")),
-            Err(AuthError::UnknownKey(kid)) if kid == "retired-key"
+            authenticator.verify(&sign_with_kid(&claims, "forged")),
+            Err(AuthError::UnknownKey(kid)) if kid == "forged"
         ));
+    }
+
+    #[tokio::test]
+    async fn a_jwks_without_issuer_or_audience_refuses_to_start_naming_both() {
+        let (url, _) = serve_jwks("key").await;
+        let settings = AuthSettings {
+            issuer: String::new(),
+            audience: String::new(),
+            ..identity_provider(url)
+        };
+        let error = Authenticator::from_settings(&settings)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("auth.issuer and auth.audience are not"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused() {
+        let authenticator = Authenticator::from_public_pem(PUBLIC).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let early = Claims {
+            nbf: Some(now + 600),
+            ..claims(now + 3600)
+        };
+        assert!(
+            authenticator
+                .verify(&sign(&early, PRIVATE).unwrap())
+                .is_err()
+        );
+        let ready = Claims {
+            nbf: Some(now - 10),
+            ..claims(now + 3600)
+        };
+        let principal = authenticator
+            .verify(&sign(&ready, PRIVATE).unwrap())
+            .unwrap();
+        assert_eq!(principal.expires_at.unwrap().timestamp(), now + 3600);
     }
 
     #[tokio::test]

@@ -131,6 +131,7 @@ impl ServiceIdentity {
             patronato_office: None,
             inps_office: None,
             exp: chrono::Utc::now().timestamp() + DEV_TOKEN_SECONDS,
+            nbf: None,
             iss: None,
             aud: None,
         };
@@ -204,6 +205,7 @@ mod tests {
             patronato: None,
             patronato_office: None,
             inps_office: None,
+            expires_at: None,
         };
         assert!(
             require_service(&person, &["reminder-scheduler"]).is_err(),

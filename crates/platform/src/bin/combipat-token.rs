@@ -41,6 +41,7 @@ fn run() -> anyhow::Result<String> {
         patronato_office: None,
         inps_office: None,
         exp: 0,
+        nbf: None,
         iss: None,
         aud: None,
     };
