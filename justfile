@@ -46,6 +46,7 @@ bench messages="20000": setup
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin intake-submit -- 10000 32
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin intake-submit -- 5000 4
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin scheduler -- 5000000 100000 1000
+    RUST_LOG=warn cargo run --release -q -p combipat-bench --bin notifier -- 5000 300
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 300 60
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 1000 60
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- closed 64 30

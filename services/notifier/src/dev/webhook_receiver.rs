@@ -21,6 +21,8 @@ pub struct ReceivedHook {
     pub verified_by: Vec<usize>,
     /// What the receiver answered.
     pub status: u16,
+    /// When it arrived (for latency measurements).
+    pub at: std::time::Instant,
 }
 
 struct State {
@@ -80,6 +82,15 @@ impl WebhookReceiver {
         }
     }
 
+    /// How many requests arrived so far.
+    pub fn count(&self) -> usize {
+        self.state
+            .received
+            .lock()
+            .map(|received| received.len())
+            .unwrap_or_default()
+    }
+
     pub fn received(&self) -> Vec<ReceivedHook> {
         self.state
             .received
@@ -131,6 +142,7 @@ async fn receive(
             body,
             verified_by,
             status,
+            at: std::time::Instant::now(),
         });
     }
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
