@@ -1,0 +1,208 @@
+//! What one request adds to the cells, as a pure function of its fact, so that a changed
+//! fact moves its contribution exactly (the old one taken away, the new one added) and a
+//! projection rebuilt from the same events holds the same cells.
+//!
+//! Which day and which office each group of measures goes to:
+//! - received, unroutable, solleciti, transfers, information requests: the Italian day of
+//!   sending, at the office the request is at now (router's decision, then each transfer);
+//! - resolved (for the backlog): the day of the first answer or closure, same office;
+//! - answered and the time to answer: the day of the first answer, at the office that gave
+//!   it, in business days of that office's calendar (its patron saint's day when known);
+//! - ratings: the day of the rating, at the office rated.
+//!
+//! A request counts once its summary is known (request.submitted, or router's decision that
+//! repeats it): without it there is no day of sending, region or patronato to count it by.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike as _, NaiveDate};
+use combipat_domain::calendar::OfficeCalendar;
+use combipat_domain::sla::rome_date;
+
+use super::buckets::{business_bucket, calendar_bucket};
+use super::dims::{Dim, NATION, motivo_key, within};
+use super::facts::{Fact, Summary};
+use super::measures::Measures;
+
+/// A cell is a day's, and each day's measures are also summed on its month, so that a month
+/// or a year is read from a row per month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Span {
+    Day,
+    Month,
+}
+
+impl Span {
+    pub fn code(self) -> i16 {
+        match self {
+            Self::Day => 1,
+            Self::Month => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellKey {
+    pub dim: Dim,
+    pub span: Span,
+    pub key: String,
+    /// The day, or the month's first day.
+    pub day: NaiveDate,
+}
+
+pub type Cells = HashMap<CellKey, Measures>;
+
+/// The member of every dimension a request belongs to, at `office`.
+fn members(summary: &Summary, office: &str) -> [(Dim, String); 10] {
+    let motivo = motivo_key(i32::from(summary.motivo));
+    [
+        (Dim::Nation, NATION.to_owned()),
+        (Dim::Region, summary.region.clone()),
+        (Dim::Province, summary.province.clone()),
+        (Dim::Office, office.to_owned()),
+        (Dim::Patronato, summary.patronato.clone()),
+        (Dim::Motivo, motivo.to_owned()),
+        (Dim::Topic, summary.topic.clone()),
+        (Dim::RegionTopic, within(&summary.region, &summary.topic)),
+        (
+            Dim::RegionPatronato,
+            within(&summary.region, &summary.patronato),
+        ),
+        (Dim::RegionMotivo, within(&summary.region, motivo)),
+    ]
+}
+
+fn put(
+    into: &mut Cells,
+    summary: &Summary,
+    office: &str,
+    day: NaiveDate,
+    measures: &Measures,
+    sign: i64,
+) {
+    let month = day.with_day(1).unwrap_or(day);
+    for (dim, key) in members(summary, office) {
+        for (span, day) in [(Span::Day, day), (Span::Month, month)] {
+            let cell = into
+                .entry(CellKey {
+                    dim,
+                    span,
+                    key: key.clone(),
+                    day,
+                })
+                .or_default();
+            if sign > 0 {
+                cell.add(measures);
+            } else {
+                cell.subtract(measures);
+            }
+        }
+    }
+}
+
+/// Adds (`sign` 1) or takes away (`sign` -1) what `fact` contributes.
+pub fn contribute(fact: &Fact, sign: i64, into: &mut Cells) {
+    let Some(summary) = &fact.summary else {
+        return;
+    };
+    let current = fact
+        .office
+        .as_ref()
+        .map_or("", |office| office.code.as_str());
+
+    let cohort = Measures {
+        received: 1,
+        unroutable: i64::from(fact.unroutable),
+        solleciti: i64::from(fact.solleciti),
+        transfers: i64::try_from(fact.detail.transfers.len()).unwrap_or(i64::MAX),
+        info_requests: i64::try_from(fact.detail.info_requests.len()).unwrap_or(i64::MAX),
+        ..Measures::default()
+    };
+    put(
+        into,
+        summary,
+        current,
+        rome_date(summary.submitted_at),
+        &cohort,
+        sign,
+    );
+
+    if let Some(resolved_at) = fact.resolved_at() {
+        let resolved = Measures {
+            resolved: 1,
+            ..Measures::default()
+        };
+        put(
+            into,
+            summary,
+            current,
+            rome_date(resolved_at),
+            &resolved,
+            sign,
+        );
+    }
+
+    if let Some(answer) = &fact.first_answer {
+        let office = if answer.office.is_empty() {
+            current
+        } else {
+            &answer.office
+        };
+        // The patron saint's day is known for the office the request is at; an answer from
+        // an office it has since left is counted on the national calendar.
+        let calendar = match &fact.office {
+            Some(at) if at.code == office => OfficeCalendar::with_patron_day(&at.patron_day),
+            _ => OfficeCalendar::NATIONAL,
+        };
+        #[allow(clippy::cast_precision_loss, reason = "seconds of a few years fit")]
+        let minutes = (answer.at - summary.submitted_at).num_seconds().max(0) as f64 / 60.0;
+        let business_days =
+            calendar.business_days_between(rome_date(summary.submitted_at), rome_date(answer.at));
+        let deadline = fact.deadline_of_first_answer();
+        let mut answered = Measures {
+            answered: 1,
+            within_15_days: i64::from(
+                answer.at < combipat_domain::sollecito::possible_from(summary.submitted_at, None),
+            ),
+            with_deadline: i64::from(deadline.is_some()),
+            within_deadline: i64::from(deadline.is_some_and(|due| answer.at <= due)),
+            ..Measures::default()
+        };
+        answered.count_time(calendar_bucket(minutes), business_bucket(business_days));
+        put(into, summary, office, rome_date(answer.at), &answered, sign);
+    }
+
+    for rating in fact.detail.ratings.values() {
+        let office = match (&rating.office, &fact.first_answer) {
+            (office, _) if !office.is_empty() => office.as_str(),
+            (_, Some(answer)) if !answer.office.is_empty() => answer.office.as_str(),
+            _ => current,
+        };
+        let rated = Measures {
+            ratings: 1,
+            rating_sum: i64::from(rating.value),
+            ..Measures::default()
+        };
+        put(into, summary, office, rome_date(rating.at), &rated, sign);
+    }
+}
+
+/// What changes in the cells when a request's fact goes from `old` to `new`: only the cells
+/// that move, each by its difference.
+pub fn difference(old: Option<&Fact>, new: &Fact, into: &mut Cells) {
+    if old == Some(new) {
+        return;
+    }
+    if let Some(old) = old {
+        contribute(old, -1, into);
+    }
+    contribute(new, 1, into);
+}
+
+/// Drops the cells whose difference came to nothing.
+pub fn without_zeros(cells: Cells) -> Cells {
+    cells
+        .into_iter()
+        .filter(|(_, measures)| !measures.is_zero())
+        .collect()
+}
