@@ -86,6 +86,7 @@ pub fn router(
     readiness: Readiness,
     metrics: PrometheusHandle,
     routes: axum::Router,
+    limits: &crate::settings::ListenSettings,
 ) -> axum::Router {
     let admin = axum::Router::new()
         .route("/health/livez", get(|| async { "alive" }))
@@ -95,6 +96,14 @@ pub fn router(
     routes
         .merge(admin)
         .route_layer(axum::middleware::from_fn(crate::server_metrics::http))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::overload::InFlight::new("http", limits.max_in_flight),
+            crate::overload::http,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout(),
+        ))
 }
 
 async fn readyz(State(state): State<AdminState>) -> impl IntoResponse {

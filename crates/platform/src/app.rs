@@ -251,12 +251,8 @@ impl ServiceContext {
         grpc_service_names: Vec<&'static str>,
         http_routes: axum::Router,
     ) -> anyhow::Result<RunningService> {
-        let grpc = GrpcServer::bind(
-            &self.settings.grpc.address(),
-            grpc_routes,
-            grpc_service_names.clone(),
-        )
-        .await?;
+        let grpc =
+            GrpcServer::bind(&self.settings.grpc, grpc_routes, grpc_service_names.clone()).await?;
         let http = admin::bind(&self.settings.http.address()).await?;
         let grpc_addr = grpc.local_addr()?;
         let http_addr = http.local_addr()?;
@@ -266,7 +262,12 @@ impl ServiceContext {
             self.consumer_health.clone(),
             self.relay_health.clone(),
         );
-        let http_router = admin::router(readiness.clone(), crate::metrics::install(), http_routes);
+        let http_router = admin::router(
+            readiness.clone(),
+            crate::metrics::install(),
+            http_routes,
+            &self.settings.http,
+        );
         tracing::info!(service = self.name, grpc.address = %grpc_addr, http.address = %http_addr, "listening");
         Ok(RunningService {
             context: self,

@@ -131,6 +131,7 @@ pub fn attachment_ids(
     ids: &[String],
     violations: &mut Vec<Violation>,
 ) -> Vec<uuid::Uuid> {
+    // Counted before anything is parsed: 150,000 ids must cost nothing but this refusal.
     if ids.len() > MAX_PER_MESSAGE {
         violations.push(Violation::new(
             field,
@@ -139,6 +140,7 @@ pub fn attachment_ids(
                 ids.len()
             ),
         ));
+        return Vec::new();
     }
     let mut parsed = Vec::new();
     for (index, id) in ids.iter().enumerate() {
@@ -208,4 +210,37 @@ pub fn in_order(
     let mut tied = tied;
     tied.sort_by_key(|file| ids.iter().position(|id| *id == file.id));
     Ok(tied.into_iter().map(AttachmentRef::from).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_ids_are_refused_before_any_is_read() {
+        let ids: Vec<String> = (0..150_000).map(|n| format!("not-an-id-{n}")).collect();
+        let mut violations = Vec::new();
+        let started = std::time::Instant::now();
+        assert!(attachment_ids("attachment_ids", &ids, &mut violations).is_empty());
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        assert_eq!(violations.len(), 1, "one violation, not one per id");
+        assert_eq!(violations[0].field, "attachment_ids");
+    }
+
+    #[test]
+    fn repeats_and_malformed_ids_are_named_by_position() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut violations = Vec::new();
+        let parsed = attachment_ids(
+            "attachment_ids",
+            &[id.clone(), "x".into(), id],
+            &mut violations,
+        );
+        assert_eq!(parsed.len(), 1);
+        let fields: Vec<&str> = violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, ["attachment_ids[1]", "attachment_ids[2]"]);
+    }
 }

@@ -67,17 +67,19 @@ pub struct GrpcServer {
     routes: Routes,
     health: HealthReporter,
     service_names: Vec<&'static str>,
+    limits: crate::settings::ListenSettings,
 }
 
 impl GrpcServer {
     /// Binds `address` and adds health and reflection to `routes`. `service_names` are the
     /// fully qualified names reported by the health service.
     pub async fn bind(
-        address: &str,
+        settings: &crate::settings::ListenSettings,
         routes: Routes,
         service_names: Vec<&'static str>,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(address)
+        let address = settings.address();
+        let listener = TcpListener::bind(&address)
             .await
             .map_err(|error| anyhow::anyhow!("cannot bind the gRPC port {address}: {error}"))?;
         let (health, health_service) = tonic_health::server::health_reporter();
@@ -95,6 +97,7 @@ impl GrpcServer {
                 .add_service(reflection().build_v1alpha()?),
             health,
             service_names,
+            limits: settings.clone(),
         })
     }
 
@@ -117,6 +120,7 @@ impl GrpcServer {
             .set_service_status("", ServingStatus::Serving)
             .await;
         tonic::transport::Server::builder()
+            .timeout(self.limits.request_timeout())
             .layer(
                 tower::ServiceBuilder::new()
                     .layer(
@@ -124,7 +128,11 @@ impl GrpcServer {
                             .make_span_with(GrpcMakeSpan)
                             .on_response(GrpcOnResponse),
                     )
-                    .layer(crate::server_metrics::RpcMetricsLayer),
+                    .layer(crate::server_metrics::RpcMetricsLayer)
+                    .layer(crate::overload::InFlight::new(
+                        "grpc",
+                        self.limits.max_in_flight,
+                    )),
             )
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(

@@ -20,6 +20,7 @@ pub mod listen;
 pub mod messaging;
 pub mod metrics;
 pub mod outbox;
+pub mod overload;
 pub mod propagation;
 pub mod rate_limit;
 pub mod server_metrics;

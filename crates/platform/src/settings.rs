@@ -50,11 +50,19 @@ pub struct ListenSettings {
     pub host: String,
     /// 0 picks a free port (tests).
     pub port: u16,
+    /// Calls in progress at once; past it a call is refused at once with a retry hint.
+    pub max_in_flight: usize,
+    /// A call that takes longer is ended (gRPC CANCELLED, HTTP 408). Streams are not bound.
+    pub request_timeout_ms: u64,
 }
 
 impl ListenSettings {
     pub fn address(&self) -> String {
         format!("{}:{}", self.host, self.port)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms.max(1))
     }
 }
 
