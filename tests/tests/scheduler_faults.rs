@@ -37,7 +37,11 @@ async fn a_burst_of_timers_fires_once_each_while_a_replica_is_killed() {
 
     // The timers, written straight into the store: each request sent 15 days ago, so its
     // sollecito falls due a few seconds from now, all at the same instant.
-    let url = system.service("reminder-scheduler").database_url().unwrap().to_owned();
+    let url = system
+        .service("reminder-scheduler")
+        .database_url()
+        .unwrap()
+        .to_owned();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     let due = chrono::Utc::now() + chrono::Duration::seconds(8);
     let sent = due - chrono::Duration::days(15);
@@ -89,7 +93,11 @@ async fn a_burst_of_timers_fires_once_each_while_a_replica_is_killed() {
         elapsed.as_secs_f64()
     );
     assert!(killed);
-    assert_eq!(events.len(), usize::try_from(TIMERS).unwrap(), "every timer fired");
+    assert_eq!(
+        events.len(),
+        usize::try_from(TIMERS).unwrap(),
+        "every timer fired"
+    );
     assert_eq!(twice, 0, "none fired twice");
     assert_eq!(left, 0);
 }
