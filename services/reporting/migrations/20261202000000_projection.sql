@@ -71,14 +71,16 @@ CREATE TABLE cells (
     PRIMARY KEY (generation, dim, span, day, key)
 ) PARTITION BY LIST (generation);
 
--- Element-wise sum of two histograms (either may be NULL, meaning empty).
+-- Element-wise sum of two histograms (either may be NULL, meaning empty); NULL when the sum
+-- holds nothing, so that a histogram emptied again is the same as one never filled.
 CREATE FUNCTION reporting_add_histograms(kept INTEGER[], added INTEGER[]) RETURNS INTEGER[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE
         WHEN added IS NULL THEN kept
         WHEN kept IS NULL THEN added
-        ELSE (SELECT array_agg(coalesce(k, 0) + coalesce(a, 0) ORDER BY i)
-              FROM unnest(kept, added) WITH ORDINALITY AS t(k, a, i))
+        ELSE (SELECT CASE WHEN bool_and(v = 0) THEN NULL ELSE array_agg(v ORDER BY i) END
+              FROM (SELECT coalesce(k, 0) + coalesce(a, 0) AS v, i
+                    FROM unnest(kept, added) WITH ORDINALITY AS t(k, a, i)) AS summed)
     END
 $$;
 

@@ -206,3 +206,35 @@ pub fn without_zeros(cells: Cells) -> Cells {
         .filter(|(_, measures)| !measures.is_zero())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::facts::tests::one_thing;
+
+    fn cells_of(fact: &Fact) -> Cells {
+        let mut cells = Cells::new();
+        contribute(fact, 1, &mut cells);
+        without_zeros(cells)
+    }
+
+    proptest! {
+        /// What the reader does, event after event (the old contribution taken away, the new
+        /// one added), leaves exactly what the final fact contributes.
+        #[test]
+        fn moving_contributions_step_by_step_ends_where_the_final_fact_would(
+            patches in proptest::collection::vec(one_thing(), 1..12),
+        ) {
+            let mut fact = Fact::default();
+            let mut cells = Cells::new();
+            for patch in patches {
+                let old = fact.clone();
+                fact.merge(patch);
+                difference(Some(&old), &fact, &mut cells);
+            }
+            prop_assert_eq!(without_zeros(cells), cells_of(&fact));
+        }
+    }
+}

@@ -38,6 +38,10 @@ fn add_into(into: &mut Vec<i64>, from: &[i64], len: usize, sign: i64) {
     for (kept, added) in into.iter_mut().zip(from) {
         *kept += sign * added;
     }
+    // An emptied histogram is no histogram: one form for "nothing", whatever the history.
+    if into.iter().all(|count| *count == 0) {
+        into.clear();
+    }
 }
 
 impl Measures {

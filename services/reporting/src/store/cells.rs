@@ -12,9 +12,12 @@ use crate::model::dims::Dim;
 use crate::model::figures::Aggregate;
 use crate::model::measures::{Measures, histogram_text};
 
-/// The columns of many cells' differences, for one `UNNEST`.
+/// The columns of many cells' differences, for one `UNNEST`; and the cells that lost
+/// something (they may have come to nothing, and are then deleted, so that a projection
+/// holds the same rows whatever the order its events came in).
 #[derive(Default)]
 pub struct Columns {
+    shrunk: Vec<usize>,
     dim: Vec<i16>,
     span: Vec<i16>,
     key: Vec<String>,
@@ -42,6 +45,28 @@ impl Columns {
     }
 
     pub fn push(&mut self, key: &CellKey, m: &Measures) {
+        let lost = [
+            m.received,
+            m.unroutable,
+            m.solleciti,
+            m.transfers,
+            m.info_requests,
+            m.resolved,
+            m.answered,
+        ]
+        .into_iter()
+        .chain([
+            m.within_15_days,
+            m.with_deadline,
+            m.within_deadline,
+            m.ratings,
+            m.rating_sum,
+        ])
+        .chain(m.calendar.iter().chain(&m.business).copied())
+        .any(|value| value < 0);
+        if lost {
+            self.shrunk.push(self.dim.len());
+        }
         self.dim.push(key.dim.code());
         self.span.push(key.span.code());
         self.key.push(key.key.clone());
@@ -125,9 +150,48 @@ pub async fn add(
     query
         .bind(&columns.calendar)
         .bind(&columns.business)
-        .execute(connection)
-        .await
-        .map(|_| ())
+        .execute(&mut *connection)
+        .await?;
+    if columns.shrunk.is_empty() {
+        return Ok(());
+    }
+    let dims: Vec<i16> = columns
+        .shrunk
+        .iter()
+        .map(|index| columns.dim[*index])
+        .collect();
+    let spans: Vec<i16> = columns
+        .shrunk
+        .iter()
+        .map(|index| columns.span[*index])
+        .collect();
+    let days: Vec<NaiveDate> = columns
+        .shrunk
+        .iter()
+        .map(|index| columns.day[*index])
+        .collect();
+    let keys: Vec<&str> = columns
+        .shrunk
+        .iter()
+        .map(|index| columns.key[*index].as_str())
+        .collect();
+    sqlx::query(
+        "DELETE FROM cells c
+         USING UNNEST($2::smallint[], $3::smallint[], $4::text[], $5::date[]) AS u(dim, span, key, day)
+         WHERE c.generation = $1 AND c.dim = u.dim AND c.span = u.span AND c.day = u.day AND c.key = u.key
+           AND c.received = 0 AND c.unroutable = 0 AND c.solleciti = 0 AND c.transfers = 0
+           AND c.info_requests = 0 AND c.resolved = 0 AND c.answered = 0 AND c.within_15_days = 0
+           AND c.with_deadline = 0 AND c.within_deadline = 0 AND c.ratings = 0 AND c.rating_sum = 0
+           AND c.calendar IS NULL AND c.business IS NULL",
+    )
+    .bind(generation)
+    .bind(dims)
+    .bind(spans)
+    .bind(keys)
+    .bind(days)
+    .execute(connection)
+    .await
+    .map(|_| ())
 }
 
 /// Which members of a dimension to read.

@@ -400,3 +400,30 @@ pub fn events_of(stories: &[Story]) -> Vec<Envelope> {
     events.sort_by_key(|event| event.occurred_at.as_ref().map(|at| (at.seconds, at.nanos)));
     events
 }
+
+/// Every cell of `generation`, as text, in one order: two projections hold the same figures
+/// exactly when these are equal.
+pub async fn cells_of(pool: &PgPool, generation: i32) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT concat_ws(' ', dim, span, key, day, received, unroutable, solleciti, transfers, info_requests,
+                resolved, answered, within_15_days, with_deadline, within_deadline, ratings, rating_sum,
+                left(calendar::text, 40), left(business::text, 40))
+         FROM cells WHERE generation = $1 ORDER BY dim, span, day, key",
+    )
+    .bind(generation)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Fails, showing only the cells that differ, unless two projections hold the same cells.
+pub fn assert_same_cells(got: &[String], expected: &[String], what: &str) {
+    let missing: Vec<&String> = expected.iter().filter(|cell| !got.contains(cell)).collect();
+    let extra: Vec<&String> = got.iter().filter(|cell| !expected.contains(cell)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: {} cells missing, {} unexpected\nmissing: {missing:#?}\nunexpected: {extra:#?}",
+        missing.len(),
+        extra.len()
+    );
+}
