@@ -232,8 +232,15 @@ impl ServiceContext {
         });
         let (pool, outbox) = (self.pool.clone(), self.settings.outbox.clone());
         self.add_background(move |stop| Box::pin(crate::outbox::run_gauges(pool, outbox, stop)));
-        let (pool, inbox) = (self.pool.clone(), self.settings.inbox.clone());
-        self.add_background(move |stop| Box::pin(crate::inbox::run_cleanup(pool, inbox, stop)));
+        self.add_sweep(crate::inbox::sweep(
+            self.pool.clone(),
+            self.settings.inbox.clone(),
+        ));
+    }
+
+    /// Deletes a kind of expired row on its interval until the service stops.
+    pub fn add_sweep(&mut self, sweep: crate::retention::Sweep) {
+        self.add_background(move |stop| Box::pin(sweep.run(stop)));
     }
 
     /// Runs a task beside the servers until the service stops (e.g. a cache reloader).

@@ -111,6 +111,15 @@ impl FileStore {
         })
     }
 
+    /// Deletes a stored file; a file already gone is not an error (a sweep that failed
+    /// half-way deletes it again).
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(anyhow::anyhow!("deleting {key}: {error}")),
+        }
+    }
+
     pub async fn get(&self, key: &str) -> Result<bytes::Bytes, ApiError> {
         let read = |error: object_store::Error| {
             ApiError::Internal(anyhow::anyhow!("reading {key}: {error}"))

@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::metrics as m;
+use crate::retention::Sweep;
 use crate::settings::InboxSettings;
 
 /// Records `event_ids` for `consumer` and returns the ones recorded now: the caller applies
@@ -44,47 +44,32 @@ pub async fn first_deliveries(
     Ok(fresh.into_iter().collect())
 }
 
-/// Deletes inbox rows older than the retention, `cleanup_batch` at a time, every
-/// `cleanup_interval_ms`, until `stop`. Every replica may run it: the deletes skip rows
-/// another replica is deleting.
-pub async fn run_cleanup(pool: PgPool, settings: InboxSettings, stop: CancellationToken) {
-    let interval = Duration::from_millis(settings.cleanup_interval_ms.max(1_000));
-    loop {
-        match delete_expired(&pool, &settings).await {
-            Ok(deleted) if deleted > 0 => {
-                tracing::info!(deleted, "expired inbox rows deleted");
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(error = %error, "inbox cleanup failed; trying again later")
-            }
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(interval) => {}
-        }
+/// The inbox's sweep: rows older than the retention, `cleanup_batch` at a time, every
+/// `cleanup_interval_ms`.
+pub fn sweep(pool: PgPool, settings: InboxSettings) -> Sweep {
+    let batch_size = u64::try_from(settings.cleanup_batch.max(1)).unwrap_or(u64::MAX);
+    Sweep {
+        what: "inbox",
+        interval: Duration::from_millis(settings.cleanup_interval_ms),
+        batch_size,
+        batch: Box::new(move || {
+            let (pool, settings) = (pool.clone(), settings.clone());
+            Box::pin(async move { Ok(delete_expired_batch(&pool, &settings).await?) })
+        }),
     }
 }
 
-/// One pass of the cleanup: every row older than the retention, in batches. Returns how many.
-pub async fn delete_expired(pool: &PgPool, settings: &InboxSettings) -> sqlx::Result<u64> {
-    let mut total = 0;
-    loop {
-        let deleted = sqlx::query(
-            "DELETE FROM platform_inbox WHERE ctid IN (
-                 SELECT ctid FROM platform_inbox
-                 WHERE processed_at < now() - make_interval(hours => $1)
-                 LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(i32::try_from(settings.retention_hours).unwrap_or(i32::MAX))
-        .bind(settings.cleanup_batch.max(1))
-        .execute(pool)
-        .await?
-        .rows_affected();
-        metrics::counter!(m::INBOX_DELETED).increment(deleted);
-        total += deleted;
-        if deleted < u64::try_from(settings.cleanup_batch.max(1)).unwrap_or(u64::MAX) {
-            return Ok(total);
-        }
-    }
+/// One batch of the inbox's expired rows. Returns how many it deleted.
+pub async fn delete_expired_batch(pool: &PgPool, settings: &InboxSettings) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM platform_inbox WHERE ctid IN (
+             SELECT ctid FROM platform_inbox
+             WHERE processed_at < now() - make_interval(hours => $1)
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(i32::try_from(settings.retention_hours).unwrap_or(i32::MAX))
+    .bind(settings.cleanup_batch.max(1))
+    .execute(pool)
+    .await?
+    .rows_affected())
 }

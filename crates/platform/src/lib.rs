@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod overload;
 pub mod propagation;
 pub mod rate_limit;
+pub mod retention;
 pub mod server_metrics;
 pub mod settings;
 pub mod shutdown;

@@ -20,8 +20,9 @@ pub const OUTBOX_PENDING: &str = "combipat_outbox_pending";
 pub const OUTBOX_OLDEST_AGE: &str = "combipat_outbox_oldest_age_seconds";
 /// Counter {consumer}: redelivered events the inbox recognised and skipped.
 pub const INBOX_DUPLICATES: &str = "combipat_inbox_duplicates_total";
-/// Counter: inbox rows deleted after `inbox.retention_hours`.
-pub const INBOX_DELETED: &str = "combipat_inbox_deleted_total";
+/// Counter {what=inbox|unsent_attachments|idempotency_keys|...}: rows deleted by a sweep
+/// once they expired (see `retention`).
+pub const ROWS_EXPIRED: &str = "combipat_rows_expired_total";
 /// Counter {task}: broker connections lost and re-opened.
 pub const AMQP_RECONNECTS: &str = "combipat_amqp_reconnects_total";
 /// Gauge {task}: 1 while the task (a consumer's queue, `outbox`) holds a broker connection.

@@ -27,7 +27,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
 use crate::access::Scope;
-use crate::attachments::{Attachments, Reader};
+use crate::attachments::Attachments;
 use crate::status;
 use crate::store::{self, Operator};
 use crate::validation::validate;
@@ -276,8 +276,7 @@ impl Intake for IntakeApi {
         let stored = self
             .attachments
             .upload(
-                &operator.patronato_office,
-                &operator.id,
+                &operator,
                 &call.file_name,
                 &call.media_type,
                 call.content.into(),
@@ -298,24 +297,7 @@ impl Intake for IntakeApi {
                 "is not an attachment id",
             )])
         })?;
-        let reader = match &scope {
-            Scope::Office { office, .. } => Reader {
-                patronato_office: Some(office),
-                patronato: None,
-                admin: false,
-            },
-            Scope::Patronato(patronato) => Reader {
-                patronato_office: None,
-                patronato: Some(patronato),
-                admin: false,
-            },
-            Scope::All => Reader {
-                patronato_office: None,
-                patronato: None,
-                admin: true,
-            },
-        };
-        let (attachment, content) = self.attachments.get(id, &reader).await?;
+        let (attachment, content) = self.attachments.get(id, &scope).await?;
         Ok(Response::new(GetAttachmentResponse {
             attachment: Some(attachment),
             content: content.to_vec(),

@@ -8,21 +8,15 @@ use combipat_proto::common::v1::AttachmentRef;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::access::Scope;
+use crate::store::Operator;
+
 pub use combipat_domain::files::MAX_BYTES;
 
 #[derive(Clone)]
 pub struct Attachments {
     store: FileStore,
     pool: PgPool,
-}
-
-/// Who may read an attachment: the office that uploaded it (or whose request carries it),
-/// a supervisor of its patronato, or an admin.
-#[derive(Debug)]
-pub struct Reader<'a> {
-    pub patronato_office: Option<&'a str>,
-    pub patronato: Option<&'a str>,
-    pub admin: bool,
 }
 
 impl Attachments {
@@ -33,8 +27,7 @@ impl Attachments {
     /// Stores a checked file for the uploader's office; a message uses it later.
     pub async fn upload(
         &self,
-        patronato_office: &str,
-        uploaded_by: &str,
+        uploader: &Operator,
         file_name: &str,
         media_type: &str,
         content: bytes::Bytes,
@@ -44,8 +37,8 @@ impl Attachments {
             .put_checked(crate::SERVICE_NAME, file_name, media_type, content)
             .await?;
         let row: StoredFile = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, patronato_office, uploaded_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {STORED_FILE_COLUMNS}"
+            "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name, patronato, patronato_office, uploaded_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {STORED_FILE_COLUMNS}"
         )))
         .bind(id)
         .bind(&stored.key)
@@ -53,23 +46,25 @@ impl Attachments {
         .bind(i64::try_from(stored.size_bytes).unwrap_or(i64::MAX))
         .bind(&stored.media_type)
         .bind(&stored.file_name)
-        .bind(patronato_office)
-        .bind(uploaded_by)
+        .bind(&uploader.patronato)
+        .bind(&uploader.patronato_office)
+        .bind(&uploader.id)
         .fetch_one(&self.pool)
         .await?;
         Ok(row.into())
     }
 
-    /// The file and its reference, if `reader` may see it; otherwise NOT_FOUND, so that
-    /// another office's files do not betray their existence.
+    /// The file and its reference, if the reader's scope holds the office that uploaded it
+    /// (or whose request carries it); otherwise NOT_FOUND, so that another office's files
+    /// do not betray their existence.
     pub async fn get(
         &self,
         id: Uuid,
-        reader: &Reader<'_>,
+        reader: &Scope,
     ) -> Result<(AttachmentRef, bytes::Bytes), ApiError> {
         let found: Option<(StoredFile, String, Option<String>)> = sqlx::query_as(
-            "SELECT a.id, a.object_key, a.sha256, a.size_bytes, a.media_type, a.file_name, a.patronato_office, r.patronato
-             FROM attachments a LEFT JOIN requests r ON r.id = a.request_id WHERE a.id = $1",
+            "SELECT id, object_key, sha256, size_bytes, media_type, file_name, patronato_office, patronato
+             FROM attachments WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -79,9 +74,12 @@ impl Attachments {
         });
         let not_found = || ApiError::NotFound(format!("no attachment {id}"));
         let (row, office, patronato) = found.ok_or_else(not_found)?;
-        let allowed = reader.admin
-            || reader.patronato_office == Some(office.as_str())
-            || (reader.patronato.is_some() && reader.patronato == patronato.as_deref());
+        // A row without a patronato is an upload from before files kept it, never sent:
+        // nobody but an admin reads it, and the sweep deletes it.
+        let allowed = match patronato {
+            Some(patronato) => reader.allows(&patronato, &office),
+            None => *reader == Scope::All,
+        };
         if !allowed {
             return Err(not_found());
         }
@@ -91,12 +89,12 @@ impl Attachments {
 }
 
 /// Ties uploaded files to a message of `request_id`, inside the message's transaction. Each
-/// must have been uploaded by the same office and not used yet.
+/// must have been uploaded by the same office of the same patronato and not used yet.
 pub async fn attach(
     connection: &mut PgConnection,
     ids: &[Uuid],
     field: &str,
-    patronato_office: &str,
+    sender: &Operator,
     request_id: Uuid,
     message: &str,
 ) -> Result<Vec<AttachmentRef>, ApiError> {
@@ -105,13 +103,14 @@ pub async fn attach(
     }
     let tied: Vec<StoredFile> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE attachments SET request_id = $1, message = $2
-         WHERE id = ANY($3) AND patronato_office = $4 AND request_id IS NULL
+         WHERE id = ANY($3) AND patronato = $4 AND patronato_office = $5 AND request_id IS NULL
          RETURNING {STORED_FILE_COLUMNS}"
     )))
     .bind(request_id)
     .bind(message)
     .bind(ids)
-    .bind(patronato_office)
+    .bind(&sender.patronato)
+    .bind(&sender.patronato_office)
     .fetch_all(&mut *connection)
     .await?;
     combipat_platform::files::in_order(field, ids, tied)
@@ -143,8 +142,9 @@ pub async fn record_from_office(
         };
         sqlx::query(
             "INSERT INTO attachments (id, object_key, sha256, size_bytes, media_type, file_name,
-                                      patronato_office, uploaded_by, request_id, message)
-             SELECT $1, $2, $3, $4, $5, $6, patronato_office, $7, id, $8 FROM requests WHERE id = $9
+                                      patronato, patronato_office, uploaded_by, request_id, message)
+             SELECT $1, $2, $3, $4, $5, $6, patronato, patronato_office, $7, id, $8
+             FROM requests WHERE id = $9
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)

@@ -13,6 +13,7 @@ mod pages;
 mod rating;
 mod reminder;
 mod reply;
+mod retention;
 mod router_client;
 mod settings;
 mod status;
@@ -58,19 +59,27 @@ impl ServiceDefinition for Service {
                 .context("cannot load the ANPR territory (territory.*)")?,
         );
         context.add_consumer(status::QUEUE, status::StatusHandler);
+        let files = combipat_platform::files::FileStore::new(&own.attachments)
+            .context("attachments.*")?;
+        context.add_sweep(retention::unsent_attachments(
+            context.pool.clone(),
+            files.clone(),
+            &own.retention,
+        ));
+        context.add_sweep(retention::idempotency_keys(
+            context.pool.clone(),
+            &own.retention,
+        ));
         let api = Arc::new(api::IntakeApi {
             pool: context.pool.clone(),
             desk: store::Desk {
                 pool: context.pool.clone(),
                 outbox: context.outbox.clone(),
                 clock: context.clock.clone(),
+                idempotency_window_hours: own.retention.idempotency_key_hours,
             },
             territory,
-            attachments: attachments::Attachments::new(
-                combipat_platform::files::FileStore::new(&own.attachments)
-                    .context("attachments.*")?,
-                context.pool.clone(),
-            ),
+            attachments: attachments::Attachments::new(files, context.pool.clone()),
             limiter: Arc::new(combipat_platform::rate_limit::RateLimiter::new(
                 own.rate_limit.clone(),
             )?),

@@ -110,8 +110,10 @@ pub async fn page(
          FROM requests WHERE true",
     );
     match scope {
-        Scope::Office { office, .. } => {
+        Scope::Office { patronato, office } => {
             query
+                .push(" AND patronato = ")
+                .push_bind(patronato.clone())
                 .push(" AND patronato_office = ")
                 .push_bind(office.clone());
         }

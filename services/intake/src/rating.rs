@@ -61,14 +61,15 @@ pub async fn rate(
         return Err(ApiError::InvalidArgument(violations));
     }
     let mut transaction = desk.pool.begin().await?;
-    let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT patronato_office, office_code, office_name FROM requests WHERE id = $1 FOR UPDATE",
+    let found: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT patronato, patronato_office, office_code, office_name FROM requests
+         WHERE id = $1 FOR UPDATE",
     )
     .bind(request_id)
     .fetch_optional(&mut *transaction)
     .await?;
-    let Some((_, office_code, office_name)) =
-        found.filter(|(office, _, _)| *office == operator.patronato_office)
+    let Some((_, _, office_code, office_name)) =
+        found.filter(|(patronato, office, _, _)| operator.owns(patronato, office))
     else {
         return Err(ApiError::NotFound(format!("no request {request_id}")));
     };

@@ -16,6 +16,7 @@ use crate::store::{Desk, Operator};
 #[derive(sqlx::FromRow)]
 struct Row {
     status: String,
+    patronato: String,
     patronato_office: String,
     submitted_at: DateTime<Utc>,
     solleciti: i32,
@@ -31,12 +32,12 @@ pub async fn send(
     let now = desk.clock.now();
     let mut transaction = desk.pool.begin().await?;
     let row: Row = sqlx::query_as(
-        "SELECT status, patronato_office, submitted_at, solleciti, last_sollecito_at FROM requests WHERE id = $1 FOR UPDATE",
+        "SELECT status, patronato, patronato_office, submitted_at, solleciti, last_sollecito_at FROM requests WHERE id = $1 FOR UPDATE",
     )
     .bind(request_id)
     .fetch_optional(&mut *transaction)
     .await?
-    .filter(|row: &Row| row.patronato_office == operator.patronato_office)
+    .filter(|row: &Row| operator.owns(&row.patronato, &row.patronato_office))
     .ok_or_else(|| ApiError::NotFound(format!("no request {request_id}")))?;
     let answered = row.status == ANSWERED || row.status == CLOSED;
     sollecito::check(row.submitted_at, answered, row.last_sollecito_at, now).map_err(

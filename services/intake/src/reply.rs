@@ -30,13 +30,14 @@ pub async fn provide_info(
         return Err(ApiError::InvalidArgument(violations));
     }
     let mut transaction = desk.pool.begin().await?;
-    let found: Option<(String, String)> =
-        sqlx::query_as("SELECT status, patronato_office FROM requests WHERE id = $1 FOR UPDATE")
-            .bind(request_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
-    let (status, office) = found
-        .filter(|(_, office)| *office == operator.patronato_office)
+    let found: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT status, patronato, patronato_office FROM requests WHERE id = $1 FOR UPDATE",
+    )
+    .bind(request_id)
+    .fetch_optional(&mut *transaction)
+    .await?;
+    let (status, _, office) = found
+        .filter(|(_, patronato, office)| operator.owns(patronato, office))
         .ok_or_else(|| ApiError::NotFound(format!("no request {request_id}")))?;
     if status != INFO_REQUESTED {
         return Err(ApiError::FailedPrecondition(format!(
@@ -47,7 +48,7 @@ pub async fn provide_info(
         &mut transaction,
         &attachment_ids,
         "attachment_ids",
-        &operator.patronato_office,
+        operator,
         request_id,
         "info_reply",
     )

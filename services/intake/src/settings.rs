@@ -12,4 +12,5 @@ pub struct IntakeSettings {
     pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
     pub pages: crate::pages::PageSettings,
     pub notifier: combipat_platform::grpc_client::ClientSettings,
+    pub retention: crate::retention::RetentionSettings,
 }

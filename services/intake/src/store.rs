@@ -35,6 +35,12 @@ impl Operator {
             patronato_office: principal.patronato_office.clone()?,
         })
     }
+
+    /// Whether a row of this patronato and office is the operator's. Both, always: an
+    /// office code is unique only within its patronato's identity provider.
+    pub fn owns(&self, patronato: &str, patronato_office: &str) -> bool {
+        self.patronato == patronato && self.patronato_office == patronato_office
+    }
 }
 
 pub struct Submitted {
@@ -55,6 +61,7 @@ async fn replay(
     operator: &Operator,
     key: &str,
     content_hash: &str,
+    window_start: DateTime<Utc>,
 ) -> Result<Option<Submitted>, ApiError> {
     // Two retries racing with the same key: the second waits for the first to commit.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -64,10 +71,11 @@ async fn replay(
     let first: Option<(String, Uuid, String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT k.content_hash, r.id, r.protocol_number, r.submitted_at
          FROM idempotency_keys k JOIN requests r ON r.id = k.request_id
-         WHERE k.operator_id = $1 AND k.key = $2",
+         WHERE k.operator_id = $1 AND k.key = $2 AND k.created_at > $3",
     )
     .bind(&operator.id)
     .bind(key)
+    .bind(window_start)
     .fetch_optional(&mut *connection)
     .await?;
     match first {
@@ -132,7 +140,14 @@ pub async fn submit(
     let pool = &desk.pool;
     let mut transaction = pool.begin().await?;
     if let Some(key) = &request.idempotency_key
-        && let Some(first) = replay(&mut transaction, operator, key, content_hash).await?
+        && let Some(first) = replay(
+            &mut transaction,
+            operator,
+            key,
+            content_hash,
+            submitted_at - chrono::Duration::hours(i64::from(desk.idempotency_window_hours)),
+        )
+        .await?
     {
         return Ok(first);
     }
@@ -183,12 +198,18 @@ pub async fn submit(
     .await?;
     if let Some(key) = &request.idempotency_key {
         sqlx::query(
-            "INSERT INTO idempotency_keys (operator_id, key, content_hash, request_id) VALUES ($1, $2, $3, $4)",
+            // A key past its window that the sweep has not deleted yet is free again.
+            "INSERT INTO idempotency_keys (operator_id, key, content_hash, request_id, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (operator_id, key) DO UPDATE
+             SET content_hash = EXCLUDED.content_hash, request_id = EXCLUDED.request_id,
+                 created_at = EXCLUDED.created_at",
         )
         .bind(&operator.id)
         .bind(key)
         .bind(content_hash)
         .bind(request_id)
+        .bind(submitted_at)
         .execute(&mut *transaction)
         .await?;
     }
@@ -196,7 +217,7 @@ pub async fn submit(
         &mut transaction,
         &request.attachment_ids,
         "attachment_ids",
-        &operator.patronato_office,
+        operator,
         request_id,
         "request",
     )
@@ -273,6 +294,8 @@ pub struct Desk {
     pub pool: PgPool,
     pub outbox: OutboxWaker,
     pub clock: Clock,
+    /// How long a submission's idempotency key identifies it (`retention.*`).
+    pub idempotency_window_hours: u32,
 }
 
 pub async fn find(pool: &PgPool, request_id: Uuid) -> sqlx::Result<Option<StoredRequest>> {
