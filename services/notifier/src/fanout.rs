@@ -76,13 +76,12 @@ impl Fanout {
         } else {
             push_email(&mut addresses, &office, notice);
         }
-        if let Some(extra) = extra_address.filter(|address| !address.is_empty()) {
-            if !addresses
+        if let Some(extra) = extra_address.filter(|address| !address.is_empty())
+            && !addresses
                 .iter()
                 .any(|known| known.eq_ignore_ascii_case(extra))
-            {
-                addresses.push(extra.to_owned());
-            }
+        {
+            addresses.push(extra.to_owned());
         }
         for address in &addresses {
             let outcome =

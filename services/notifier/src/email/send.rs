@@ -26,11 +26,11 @@ pub struct Mailer {
 }
 
 #[derive(Debug)]
-pub enum Sent {
+pub enum Outcome {
     /// Not a pending message (sent already, or gone); or a digest, done in `complete`.
     Nothing,
     Suppressed,
-    Sent,
+    Delivered,
     Failed(SendError),
 }
 
@@ -44,7 +44,7 @@ struct Pending {
 }
 
 impl Mailer {
-    async fn send_one(&self, id: Uuid) -> Result<Sent, SendError> {
+    async fn send_one(&self, id: Uuid) -> Result<Outcome, SendError> {
         let unavailable = |error: sqlx::Error| SendError {
             message: format!("the database: {error}"),
             permanent: false,
@@ -58,13 +58,13 @@ impl Mailer {
         .await
         .map_err(unavailable)?;
         let Some(pending) = pending else {
-            return Ok(Sent::Nothing);
+            return Ok(Outcome::Nothing);
         };
         if suppression::is_suppressed(&mut connection, &pending.address)
             .await
             .map_err(unavailable)?
         {
-            return Ok(Sent::Suppressed);
+            return Ok(Outcome::Suppressed);
         }
         let token = suppression::token_for(&mut connection, &pending.address)
             .await
@@ -90,14 +90,14 @@ impl Mailer {
             unsubscribe_url: &unsubscribe_url,
         })?;
         smtp::send(&self.transport, message).await?;
-        Ok(Sent::Sent)
+        Ok(Outcome::Delivered)
     }
 
     async fn record(
         &self,
         effects: &mut Effects<'_>,
         id: Uuid,
-        sent: &Sent,
+        sent: &Outcome,
     ) -> Result<Next, HandleError> {
         let now = self.clock.now();
         let row: Option<(i32, String)> = sqlx::query_as(
@@ -111,10 +111,10 @@ impl Mailer {
         };
         let attempts = attempts + 1;
         let (status, error, next, outcome) = match sent {
-            Sent::Nothing => return Ok(Next::Done),
-            Sent::Sent => ("sent", None, Next::Done, "sent"),
-            Sent::Suppressed => ("suppressed", None, Next::Done, "suppressed"),
-            Sent::Failed(failure) if failure.permanent => {
+            Outcome::Nothing => return Ok(Next::Done),
+            Outcome::Delivered => ("sent", None, Next::Done, "sent"),
+            Outcome::Suppressed => ("suppressed", None, Next::Done, "suppressed"),
+            Outcome::Failed(failure) if failure.permanent => {
                 suppression::record(
                     effects.db(),
                     &address,
@@ -130,7 +130,7 @@ impl Mailer {
                     "failed",
                 )
             }
-            Sent::Failed(failure) => match self.retry_at(attempts, now) {
+            Outcome::Failed(failure) => match self.retry_at(attempts, now) {
                 Some(at) => (
                     "pending",
                     Some(failure.message.clone()),
@@ -176,23 +176,23 @@ impl Mailer {
 
 impl JobHandler for Mailer {
     const KINDS: &'static [&'static str] = &[SEND_KIND, DIGEST_KIND];
-    type Output = Sent;
+    type Output = Outcome;
 
-    async fn perform(&self, job: &Job) -> Sent {
+    async fn perform(&self, job: &Job) -> Outcome {
         if job.kind != SEND_KIND {
-            return Sent::Nothing;
+            return Outcome::Nothing;
         }
         let Ok(id) = Uuid::parse_str(&job.subject) else {
-            return Sent::Nothing;
+            return Outcome::Nothing;
         };
-        self.send_one(id).await.unwrap_or_else(Sent::Failed)
+        self.send_one(id).await.unwrap_or_else(Outcome::Failed)
     }
 
     async fn complete(
         &self,
         effects: &mut Effects<'_>,
         job: &Job,
-        sent: &Sent,
+        sent: &Outcome,
     ) -> Result<Next, HandleError> {
         if job.kind == DIGEST_KIND {
             digest::gather(effects, job, self.clock.now()).await?;

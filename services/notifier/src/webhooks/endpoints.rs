@@ -43,10 +43,10 @@ impl EndpointRow {
     /// The secrets that sign at `now`: the current one, and the previous one in its grace period.
     pub fn secrets_at(&self, now: DateTime<Utc>) -> Vec<&str> {
         let mut secrets = vec![self.secret.as_str()];
-        if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_secret_until) {
-            if until > now {
-                secrets.push(previous);
-            }
+        if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_secret_until)
+            && until > now
+        {
+            secrets.push(previous);
         }
         secrets
     }
