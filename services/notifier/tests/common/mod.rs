@@ -33,7 +33,7 @@ use combipat_testkit::{
 };
 use tonic::transport::Channel;
 
-pub const WAIT: Duration = Duration::from_secs(15);
+pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct Harness {
     pub bus: TestBus,
