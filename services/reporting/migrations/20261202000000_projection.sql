@@ -11,10 +11,13 @@ CREATE TABLE generations (
     activated_at    TIMESTAMPTZ,
     retired_at      TIMESTAMPTZ,
     dropped_at      TIMESTAMPTZ,
-    -- The newest event this generation has read (by its time), and when it last read one.
+    -- The newest event this generation has read (by its time), when it last read one (by the
+    -- service's clock), and the stream offset after the last event whose effects are in:
+    -- written with those effects, so it is the data version of every figure read with them.
     newest_event_at TIMESTAMPTZ,
     events_read     BIGINT NOT NULL DEFAULT 0,
-    read_at         TIMESTAMPTZ
+    read_at         TIMESTAMPTZ,
+    next_offset     BIGINT NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX generations_one_active ON generations ((true)) WHERE state = 'active';
 CREATE UNIQUE INDEX generations_one_building ON generations ((true)) WHERE state = 'building';

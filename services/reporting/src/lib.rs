@@ -59,6 +59,7 @@ impl ServiceDefinition for Service {
             broker: context.broker.clone(),
             outbox: context.outbox.clone(),
             places: Arc::clone(&places),
+            clock: context.clock.clone(),
             interval: Duration::from_millis(figures.rebuild_interval_ms.max(100)),
             retired_kept: chrono::Duration::seconds(i64::from(figures.retired_kept_seconds)),
         };

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use combipat_platform::clock::Clock;
 use combipat_platform::handler::{Effects, Event, TransactionalHandler};
 use combipat_platform::messaging::HandleError;
 use uuid::Uuid;
@@ -24,6 +25,7 @@ use crate::store::{cells, facts, generations, offices};
 pub struct Projector {
     pub generation: i32,
     pub places: Arc<Places>,
+    pub clock: Clock,
 }
 
 impl TransactionalHandler for Projector {
@@ -38,7 +40,14 @@ impl TransactionalHandler for Projector {
         effects: &mut Effects<'_>,
         events: &[&Event],
     ) -> Result<(), HandleError> {
-        project(effects.db(), self.generation, &self.places, events).await
+        project(
+            effects.db(),
+            self.generation,
+            &self.places,
+            &self.clock,
+            events,
+        )
+        .await
     }
 }
 
@@ -60,6 +69,7 @@ pub async fn project(
     connection: &mut sqlx::PgConnection,
     generation: i32,
     places: &Places,
+    clock: &Clock,
     events: &[&Event],
 ) -> Result<(), HandleError> {
     if !generations::lock_for_writing(connection, generation).await? {
@@ -92,8 +102,18 @@ pub async fn project(
         .flat_map(|event| described_offices(&event.payload))
         .collect();
     offices::remember(connection, &described).await?;
-    if let Some(newest) = events.iter().map(|event| event.occurred_at).max() {
-        generations::record_read(connection, generation, newest, events.len()).await?;
+    if let Some(newest_event_at) = events.iter().map(|event| event.occurred_at).max() {
+        let read = generations::Read {
+            newest_event_at,
+            events: events.len(),
+            at: clock.now(),
+            next_offset: events
+                .iter()
+                .filter_map(|event| event.stream_offset)
+                .max()
+                .map(|last| last + 1),
+        };
+        generations::record_read(connection, generation, &read).await?;
     }
     let label = generation.to_string();
     metrics::counter!(m::FACTS_CHANGED, "generation" => label.clone())

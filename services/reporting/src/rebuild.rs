@@ -26,6 +26,7 @@ pub struct Supervisor {
     pub broker: Broker,
     pub outbox: OutboxWaker,
     pub places: Arc<Places>,
+    pub clock: combipat_platform::clock::Clock,
     pub interval: Duration,
     pub retired_kept: chrono::Duration,
 }
@@ -50,6 +51,7 @@ pub async fn start(
         Projector {
             generation: active.generation,
             places,
+            clock: context.clock.clone(),
         },
     );
     context.add_background(move |stop| Box::pin(supervisor.run(stop)));
@@ -104,6 +106,7 @@ impl Supervisor {
                             Projector {
                                 generation: row.generation,
                                 places: Arc::clone(&self.places),
+                                clock: self.clock.clone(),
                             },
                         );
                         tasks.spawn(reader.run(token.clone()));

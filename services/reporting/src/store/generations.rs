@@ -33,8 +33,8 @@ pub struct Row {
     pub events_read: i64,
     pub read_at: Option<DateTime<Utc>>,
     pub dropped_at: Option<DateTime<Utc>>,
-    /// The reader's next offset in the history stream.
-    pub next_offset: Option<i64>,
+    /// The stream offset after the last event whose effects are in this generation.
+    pub next_offset: i64,
 }
 
 impl Row {
@@ -43,9 +43,7 @@ impl Row {
     }
 
     pub fn stream_offset(&self) -> u64 {
-        self.next_offset
-            .and_then(|next| u64::try_from(next).ok())
-            .unwrap_or(0)
+        u64::try_from(self.next_offset).unwrap_or(0)
     }
 }
 
@@ -60,8 +58,8 @@ pub fn reader_name(generation: i32) -> String {
 
 const SELECT: &str =
     "SELECT g.generation, g.reader, g.state, g.created_at, g.newest_event_at, g.events_read,
-            g.read_at, g.dropped_at, p.next_offset
-     FROM generations g LEFT JOIN platform_stream_positions p ON p.reader = g.reader";
+            g.read_at, g.dropped_at, g.next_offset
+     FROM generations g";
 
 pub async fn all(pool: &PgPool) -> sqlx::Result<Vec<Row>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -109,21 +107,35 @@ pub async fn lock_for_writing(
     Ok(matches!(state.as_deref(), Some("active" | "building")))
 }
 
+/// What a batch read: its newest event, how many, when (the service's clock), and the
+/// stream offset after its last event.
+pub struct Read {
+    pub newest_event_at: DateTime<Utc>,
+    pub events: usize,
+    pub at: DateTime<Utc>,
+    pub next_offset: Option<u64>,
+}
+
 /// Counts a batch read by `generation` (in the batch's transaction).
 pub async fn record_read(
     connection: &mut PgConnection,
     generation: i32,
-    newest_event_at: DateTime<Utc>,
-    events: usize,
+    read: &Read,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE generations SET newest_event_at = GREATEST(newest_event_at, $2),
-                events_read = events_read + $3, read_at = now()
+                events_read = events_read + $3, read_at = $4,
+                next_offset = GREATEST(next_offset, coalesce($5, next_offset))
          WHERE generation = $1",
     )
     .bind(generation)
-    .bind(newest_event_at)
-    .bind(i64::try_from(events).unwrap_or(i64::MAX))
+    .bind(read.newest_event_at)
+    .bind(i64::try_from(read.events).unwrap_or(i64::MAX))
+    .bind(read.at)
+    .bind(
+        read.next_offset
+            .map(|next| i64::try_from(next).unwrap_or(i64::MAX)),
+    )
     .execute(connection)
     .await
     .map(|_| ())
@@ -180,12 +192,9 @@ pub async fn switch_if_caught_up(pool: &PgPool, building: i32) -> sqlx::Result<b
         .execute(&mut *transaction)
         .await?;
     let caught_up: Option<bool> = sqlx::query_scalar(
-        "SELECT coalesce(pb.next_offset, 0) >= coalesce(pa.next_offset, 0)
-         FROM generations b
-         JOIN generations a ON a.state = 'active'
-         LEFT JOIN platform_stream_positions pb ON pb.reader = b.reader
-         LEFT JOIN platform_stream_positions pa ON pa.reader = a.reader
-         WHERE b.generation = $1 AND b.state = 'building' AND pb.next_offset IS NOT NULL",
+        "SELECT b.next_offset >= a.next_offset
+         FROM generations b JOIN generations a ON a.state = 'active'
+         WHERE b.generation = $1 AND b.state = 'building' AND b.events_read > 0",
     )
     .bind(building)
     .fetch_optional(&mut *transaction)
