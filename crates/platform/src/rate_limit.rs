@@ -1,6 +1,10 @@
-//! Per-caller rate limits in Redis, shared by every replica: a fixed window per caller and
-//! scope (INCR with an expiry, atomically in one script). Over the limit, the call is
-//! refused with RESOURCE_EXHAUSTED (HTTP 429) and the time until the window ends.
+//! Per-caller rate limits in Redis, shared by every replica: a sliding window per caller
+//! and scope, so that at most `calls_per_window` calls pass in *any* `window_seconds` (a
+//! fixed clock window would let twice the limit through across its edge). Each accepted
+//! call is one entry of a sorted set scored by its time, trimmed and counted atomically in
+//! one script. Over the limit, the call is refused with RESOURCE_EXHAUSTED (HTTP 429) and
+//! the time until the oldest call in the window leaves it. Time is the platform's clock, so
+//! tests move it instead of sleeping.
 //!
 //! A limit protects the service; it must not take it down: when Redis cannot be reached the
 //! call is let through, logged and counted (`combipat_rate_limit_unchecked_total`).
@@ -11,16 +15,26 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use crate::ApiError;
+use crate::clock::Clock;
 
 /// Counter {scope}: calls refused for being over the limit.
 const METRIC_LIMITED: &str = "combipat_rate_limited_total";
 /// Counter {scope}: calls let through unchecked because Redis did not answer.
 const METRIC_UNCHECKED: &str = "combipat_rate_limit_unchecked_total";
 
+/// KEYS[1] the caller's set; ARGV now (ms), window (ms), limit, a unique member. Returns
+/// {1, 0} when the call passes, {0, ms until a place frees} when it does not. A refused call
+/// is not recorded, so a caller who keeps trying is let in as soon as the window allows.
 const SCRIPT: &str = r"
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('PTTL', KEYS[1])}
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {1, 0}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tonumber(oldest[2]) + window - now}
 ";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -38,18 +52,30 @@ pub struct RateLimitSettings {
 
 pub struct RateLimiter {
     settings: RateLimitSettings,
+    clock: Clock,
     client: redis::Client,
     connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
     script: redis::Script,
 }
 
 impl RateLimiter {
-    pub fn new(settings: RateLimitSettings) -> anyhow::Result<Self> {
+    /// A limiter for the given scopes (their series start at zero, so a dashboard shows a
+    /// scope that has never refused anything).
+    pub fn new(
+        settings: RateLimitSettings,
+        clock: Clock,
+        scopes: &[&'static str],
+    ) -> anyhow::Result<Self> {
+        for scope in scopes {
+            metrics::counter!(METRIC_LIMITED, "scope" => *scope).increment(0);
+            metrics::counter!(METRIC_UNCHECKED, "scope" => *scope).increment(0);
+        }
         use secrecy::ExposeSecret as _;
         let client = redis::Client::open(settings.redis_url.expose_secret())
             .map_err(|error| anyhow::anyhow!("rate_limit.redis_url is not a Redis URL: {error}"))?;
         Ok(Self {
             settings,
+            clock,
             client,
             connection: Mutex::new(None),
             script: redis::Script::new(SCRIPT),
@@ -63,13 +89,14 @@ impl RateLimiter {
         }
         let timeout = Duration::from_millis(self.settings.timeout_ms);
         match tokio::time::timeout(timeout, self.count(scope, caller)).await {
-            Ok(Ok((count, ttl_ms))) if count > i64::from(self.settings.calls_per_window) => {
+            Ok(Ok((0, wait_ms))) => {
                 metrics::counter!(METRIC_LIMITED, "scope" => scope).increment(1);
+                // Whole seconds, rounded up: Retry-After has no fractions.
                 let retry_after =
-                    Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0).max(1000));
+                    Duration::from_secs(u64::try_from(wait_ms).unwrap_or(0).div_ceil(1000).max(1));
                 Err(ApiError::ResourceExhausted {
                     message: format!(
-                        "too many calls: at most {} every {} s; try again in {} s",
+                        "too many calls: at most {} in any {} s; try again in {} s",
                         self.settings.calls_per_window,
                         self.settings.window_seconds,
                         retry_after.as_secs()
@@ -104,15 +131,13 @@ impl RateLimiter {
             }
         };
         let window_ms = self.settings.window_seconds.max(1) * 1000;
-        let key = format!(
-            "{}ratelimit:{scope}:{caller}:{}",
-            self.settings.key_prefix,
-            chrono::Utc::now().timestamp()
-                / i64::try_from(self.settings.window_seconds.max(1)).unwrap_or(60)
-        );
+        let key = format!("{}ratelimit:{scope}:{caller}", self.settings.key_prefix);
         self.script
             .key(key)
+            .arg(self.clock.now().timestamp_millis())
             .arg(window_ms)
+            .arg(self.settings.calls_per_window)
+            .arg(uuid::Uuid::now_v7().to_string())
             .invoke_async(&mut connection)
             .await
     }

@@ -39,7 +39,10 @@ async fn rows_older_than_the_retention_are_deleted_in_batches_and_younger_ones_k
         cleanup_batch: 5_000,
     };
     let started = std::time::Instant::now();
-    let deleted = inbox::sweep(pool.clone(), settings.clone()).pass().await.unwrap();
+    let deleted = inbox::sweep(pool.clone(), settings.clone())
+        .pass()
+        .await
+        .unwrap();
     let elapsed = started.elapsed();
     assert_eq!(deleted, 12_000);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM platform_inbox")
@@ -50,7 +53,13 @@ async fn rows_older_than_the_retention_are_deleted_in_batches_and_younger_ones_k
         left, 500,
         "the last week's ids stay: they may still be delivered again"
     );
-    assert_eq!(inbox::sweep(pool.clone(), settings.clone()).pass().await.unwrap(), 0);
+    assert_eq!(
+        inbox::sweep(pool.clone(), settings.clone())
+            .pass()
+            .await
+            .unwrap(),
+        0
+    );
     #[allow(clippy::print_stdout, reason = "the figure is the test's report")]
     {
         println!("deleted 12,000 expired inbox rows in {elapsed:?}");

@@ -29,17 +29,17 @@ router:
 office-queue:
   grpcService: combipat.officequeue.v1.OfficeQueue
   calls: [router]
-  egress: [objectStore]
+  egress: [redis, objectStore]
   anpr: false
   attachments: true
-  requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL]
+  requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL, COMBIPAT__RATE_LIMIT__REDIS_URL]
 notifier:
   grpcService: combipat.notifier.v1.Notifier
   calls: []
-  egress: [webhooks, smtp]
+  egress: [redis, webhooks, smtp]
   anpr: false
   attachments: false
-  requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL]
+  requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL, COMBIPAT__RATE_LIMIT__REDIS_URL]
 reminder-scheduler:
   grpcService: combipat.reminderscheduler.v1.ReminderScheduler
   calls: [router]
@@ -131,7 +131,7 @@ helm.sh/chart: {{ include "combipat.chart" . }}
 
 {{/* Settings that hold credentials: they belong in a Secret, never in a ConfigMap. */}}
 {{- define "combipat.secretSettings" -}}
-[database.url, amqp.url, rate_limit.redis_url]
+[database.url, amqp.url, rate_limit.redis_url, smtp.password]
 {{- end }}
 
 {{/*

@@ -32,6 +32,10 @@ use crate::status;
 use crate::store::{self, Operator};
 use crate::validation::validate;
 
+/// What the rate limit counts apart, per operator: submissions, previews, uploads, and the
+/// other writes together.
+pub const RATE_LIMIT_SCOPES: [&str; 4] = ["submit", "preview", "upload", "write"];
+
 pub struct IntakeApi {
     pub pool: PgPool,
     pub desk: store::Desk,
@@ -126,7 +130,8 @@ impl Intake for IntakeApi {
         &self,
         request: Request<SubmitRequestRequest>,
     ) -> Result<Response<PreviewSubmissionResponse>, Status> {
-        operator(principal(&request)?)?;
+        let operator = operator(principal(&request)?)?;
+        self.limiter.check("preview", &operator.id).await?;
         let valid =
             validate(request.get_ref(), &self.territory).map_err(ApiError::InvalidArgument)?;
         let preview = self

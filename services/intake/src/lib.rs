@@ -59,8 +59,8 @@ impl ServiceDefinition for Service {
                 .context("cannot load the ANPR territory (territory.*)")?,
         );
         context.add_consumer(status::QUEUE, status::StatusHandler);
-        let files = combipat_platform::files::FileStore::new(&own.attachments)
-            .context("attachments.*")?;
+        let files =
+            combipat_platform::files::FileStore::new(&own.attachments).context("attachments.*")?;
         context.add_sweep(retention::unsent_attachments(
             context.pool.clone(),
             files.clone(),
@@ -82,6 +82,8 @@ impl ServiceDefinition for Service {
             attachments: attachments::Attachments::new(files, context.pool.clone()),
             limiter: Arc::new(combipat_platform::rate_limit::RateLimiter::new(
                 own.rate_limit.clone(),
+                context.clock.clone(),
+                &api::RATE_LIMIT_SCOPES,
             )?),
             router: router_client::Router::new(&own.router)?,
         });

@@ -368,7 +368,11 @@ async fn attachments_are_known_by_their_bytes_and_travel_as_references() {
 
 #[tokio::test]
 async fn over_the_rate_limit_an_operator_is_told_when_to_retry() {
-    let harness = start_with(&[("rate_limit.calls_per_window", "3")]).await;
+    let harness = start_with(&[
+        ("rate_limit.calls_per_window", "3"),
+        ("router.timeout_ms", "200"),
+    ])
+    .await;
     let mine = operator("INCA-MI-01");
     for n in 0..3 {
         submit(
@@ -408,4 +412,26 @@ async fn over_the_rate_limit_an_operator_is_told_when_to_retry() {
     )
     .await
     .unwrap();
+    // Previews are counted apart (whatever router answers, or whether it answers at all).
+    let preview = || {
+        let mut client = harness.client.clone();
+        let token = mine.clone();
+        async move {
+            client
+                .preview_submission(with_token(good_request(), &token).unwrap())
+                .await
+        }
+    };
+    for _ in 0..3 {
+        let outcome = preview().await;
+        assert!(
+            outcome
+                .as_ref()
+                .err()
+                .is_none_or(|status| status.code() != Code::ResourceExhausted),
+            "{outcome:?}"
+        );
+    }
+    let limited = preview().await.unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
 }

@@ -81,7 +81,10 @@ async fn an_upload_never_sent_is_deleted_after_a_day_and_a_sent_one_is_kept() {
     })
     .await
     .unwrap();
-    assert!(!files.join(&abandoned.key).exists(), "its bytes are gone too");
+    assert!(
+        !files.join(&abandoned.key).exists(),
+        "its bytes are gone too"
+    );
     let read = |id: String| {
         let mut client = harness.client.clone();
         async move {

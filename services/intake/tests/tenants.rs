@@ -160,8 +160,11 @@ async fn two_patronati_sharing_an_office_code_never_see_each_others_requests() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(listed(acli.clone(), "").await, [ours.clone()]);
-    assert_eq!(listed(acli.clone(), SHARED_OFFICE).await, [ours.clone()]);
+    assert_eq!(listed(acli.clone(), "").await, vec![ours.clone()]);
+    assert_eq!(
+        listed(acli.clone(), SHARED_OFFICE).await,
+        vec![ours.clone()]
+    );
     let attachment = harness
         .client
         .clone()

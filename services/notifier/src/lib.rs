@@ -71,6 +71,8 @@ impl ServiceDefinition for Service {
             )?,
             limiter: Arc::new(combipat_platform::rate_limit::RateLimiter::new(
                 own.rate_limit.clone(),
+                context.clock.clone(),
+                &["webhook"],
             )?),
             egress,
             rules: webhooks::rules(&own.webhooks)?,

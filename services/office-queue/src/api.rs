@@ -19,14 +19,29 @@ use crate::items::{self, ItemRow};
 use crate::list;
 use crate::work;
 
+/// What the rate limit counts apart, per official: uploads, and every other write together.
+pub const RATE_LIMIT_SCOPES: [&str; 2] = ["upload", "write"];
+
 pub struct OfficeQueueApi {
     pub desk: work::Desk,
+    pub limiter: combipat_platform::rate_limit::RateLimiter,
     pub router: crate::router_client::Router,
     pub changes: crate::watch::Changes,
     pub files: combipat_platform::files::FileStore,
 }
 
 impl OfficeQueueApi {
+    /// The caller, once their write is within the rate limit.
+    async fn writer<T>(
+        &self,
+        request: &Request<T>,
+        scope: &'static str,
+    ) -> Result<Principal, Status> {
+        let caller = principal(request)?.clone();
+        self.limiter.check(scope, &caller.subject).await?;
+        Ok(caller)
+    }
+
     /// Answers a work call with the item as of now.
     fn done(&self, outcome: Result<ItemRow, ApiError>) -> Result<Response<Item>, Status> {
         Ok(Response::new(outcome?.into_item(self.desk.clock.now())))
@@ -114,7 +129,7 @@ impl OfficeQueue for OfficeQueueApi {
     }
 
     async fn claim(&self, request: Request<ClaimRequest>) -> Result<Response<Item>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let call = request.into_inner();
         let outcome = work::claim(
             &self.desk,
@@ -128,7 +143,7 @@ impl OfficeQueue for OfficeQueueApi {
     }
 
     async fn release(&self, request: Request<ReleaseRequest>) -> Result<Response<Item>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let call = request.into_inner();
         let outcome = work::release(
             &self.desk,
@@ -141,7 +156,7 @@ impl OfficeQueue for OfficeQueueApi {
     }
 
     async fn reassign(&self, request: Request<ReassignRequest>) -> Result<Response<Item>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let outcome = work::reassign(&self.desk, &caller, request.into_inner()).await;
         self.done(outcome)
     }
@@ -159,7 +174,7 @@ impl OfficeQueue for OfficeQueueApi {
     }
 
     async fn answer(&self, request: Request<AnswerRequest>) -> Result<Response<Item>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let call = request.into_inner();
         let outcome = work::to_patronato(
             &self.desk,
@@ -180,7 +195,7 @@ impl OfficeQueue for OfficeQueueApi {
         &self,
         request: Request<RequestInfoRequest>,
     ) -> Result<Response<Item>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let call = request.into_inner();
         let outcome = work::to_patronato(
             &self.desk,
@@ -201,7 +216,7 @@ impl OfficeQueue for OfficeQueueApi {
         &self,
         request: Request<UploadAttachmentRequest>,
     ) -> Result<Response<AttachmentRef>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "upload").await?;
         let office = match (caller.role, caller.inps_office.as_deref()) {
             (Role::Funzionario | Role::Responsabile, Some(office)) => office.to_owned(),
             _ => {
@@ -247,7 +262,7 @@ impl OfficeQueue for OfficeQueueApi {
     }
 
     async fn add_note(&self, request: Request<AddNoteRequest>) -> Result<Response<Item>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let call = request.into_inner();
         let outcome = work::add_note(
             &self.desk,
@@ -308,7 +323,7 @@ impl OfficeQueue for OfficeQueueApi {
         &self,
         request: Request<TransferRequest>,
     ) -> Result<Response<TransferResponse>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let authorization = combipat_platform::grpc_client::authorization(&request);
         let (item, to_office) = work::transfer(
             &self.desk,
@@ -325,7 +340,7 @@ impl OfficeQueue for OfficeQueueApi {
     }
 
     async fn close(&self, request: Request<CloseRequest>) -> Result<Response<Item>, Status> {
-        let caller = principal(&request)?.clone();
+        let caller = self.writer(&request, "write").await?;
         let call = request.into_inner();
         let outcome = work::close(
             &self.desk,

@@ -60,6 +60,11 @@ impl ServiceDefinition for Service {
             },
         );
         let api = Arc::new(api::OfficeQueueApi {
+            limiter: combipat_platform::rate_limit::RateLimiter::new(
+                own.rate_limit,
+                context.clock.clone(),
+                &api::RATE_LIMIT_SCOPES,
+            )?,
             desk: work::Desk {
                 pool: context.pool.clone(),
                 outbox: context.outbox.clone(),

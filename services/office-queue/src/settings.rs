@@ -8,4 +8,5 @@ pub struct OfficeQueueSettings {
     pub router: combipat_platform::grpc_client::ClientSettings,
     pub sla: combipat_domain::sla::SlaPolicy,
     pub attachments: combipat_platform::files::FileStoreSettings,
+    pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
 }

@@ -366,3 +366,39 @@ async fn only_officials_of_the_office_work_its_items() {
     assert_eq!(released.claimed_by, "");
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_official_over_the_write_limit_is_told_when_to_retry() {
+    let mut harness = common::start_with(&[("rate_limit.calls_per_window", "3")]).await;
+    let item = filed(&mut harness).await;
+    let note = |who: &str| {
+        let mut client = harness.client.clone();
+        let request = with_token(
+            AddNoteRequest {
+                request_id: item.request_id.clone(),
+                text: "verificare".into(),
+            },
+            &official_named("SEDE-MI", who),
+        )
+        .unwrap();
+        async move { client.add_note(request).await }
+    };
+    for _ in 0..3 {
+        note("anna").await.unwrap();
+    }
+    let limited = note("anna").await.unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
+    use tonic_types::StatusExt as _;
+    assert!(
+        limited
+            .get_details_retry_info()
+            .unwrap()
+            .retry_delay
+            .unwrap()
+            .as_secs()
+            >= 1
+    );
+    // Counted per official: a colleague still writes; reading is never limited.
+    note("bruno").await.unwrap();
+    get(&mut harness.client, &item.request_id).await;
+}

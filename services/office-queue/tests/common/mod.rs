@@ -36,9 +36,20 @@ pub struct Harness {
 }
 
 pub async fn start() -> Harness {
+    start_with(&[]).await
+}
+
+/// The service with settings of its own on top of the test defaults.
+pub async fn start_with(extra: &[(&str, &str)]) -> Harness {
     let bus = TestBus::new();
     let database = TestDatabase::create().await.unwrap();
-    let service = TestService::start::<combipat_office_queue::Service>(&overrides(&database, &bus))
+    let mut settings = overrides(&database, &bus);
+    settings.extend(
+        extra
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+    );
+    let service = TestService::start::<combipat_office_queue::Service>(&settings)
         .await
         .unwrap();
     bus.wait_for_consumer(combipat_office_queue::QUEUE.name)
