@@ -24,6 +24,15 @@ export COMBIPAT__ATTACHMENTS__LOCAL_DIR="$PWD/$RUN_DIR/attachments"
 "$BIN_DIR/combipat-intake" admin mandates import dev/demo/mandates.csv >>"$RUN_DIR/intake.log" 2>&1 \
   || { echo "cannot load the demo mandates; see $RUN_DIR/intake.log" >&2; exit 1; }
 
+# Settings of one service only (another service would refuse a section it does not have):
+# notifier sends its mail to the demo sink and its webhooks to the demo receiver on this
+# machine (scripts/demo/20-notifier.sh starts both), which a deployment never allows.
+service_env() {
+  case "$1" in
+    notifier) echo COMBIPAT__SMTP__PORT=2525 COMBIPAT__WEBHOOKS__ALLOW_LOOPBACK=true COMBIPAT__WEBHOOKS__ALLOW_HTTP=true ;;
+  esac
+}
+
 grpc_port() { awk -v name="$1" '$1 == name { print $2 }' services.txt; }
 http_port() { awk -v name="$1" '$1 == name { print $3 }' services.txt; }
 
@@ -33,7 +42,9 @@ for service in "${SERVICES[@]}"; do
     echo "$service already runs (pid $(cat "$pid_file"))"
     continue
   fi
-  COMBIPAT__GRPC__PORT=$(grpc_port "$service") COMBIPAT__HTTP__PORT=$(http_port "$service") \
+  # shellcheck disable=SC2046 # service_env prints NAME=value words
+  env COMBIPAT__GRPC__PORT="$(grpc_port "$service")" COMBIPAT__HTTP__PORT="$(http_port "$service")" \
+    $(service_env "$service") \
     nohup "$BIN_DIR/combipat-$service" serve >>"$RUN_DIR/$service.log" 2>&1 &
   echo $! >"$pid_file"
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Notifier's demo (run by scripts/up.sh once every service is ready, with BIN_DIR and RUN_DIR):
-# a local webhook receiver (127.0.0.1:9099) and mail sink (127.0.0.1:2525) in the background,
-# notifier restarted to use them (loopback webhooks allowed, as in the tests), INCA's demo
+# a local webhook receiver (127.0.0.1:9099) and mail sink (127.0.0.1:2525) in the background
+# (notifier is started pointing at them: scripts/up.sh, service_env), INCA's demo
 # endpoint registered with its secret kept for the receiver, e-mail addresses for mario.rossi
 # and the INCA-MI-01 office, and a test event sent. `just down` stops the sinks too.
 set -euo pipefail
@@ -9,7 +9,6 @@ cd "$(dirname "$0")/../.."
 : "${BIN_DIR:?}" "${RUN_DIR:?}"
 
 http_port=$(awk '$1 == "notifier" { print $3 }' services.txt)
-grpc_port=$(awk '$1 == "notifier" { print $2 }' services.txt)
 api="http://127.0.0.1:$http_port"
 
 if ! { [ -f "$RUN_DIR/notifier-sinks.pid" ] && kill -0 "$(cat "$RUN_DIR/notifier-sinks.pid")" 2>/dev/null; }; then
@@ -17,16 +16,7 @@ if ! { [ -f "$RUN_DIR/notifier-sinks.pid" ] && kill -0 "$(cat "$RUN_DIR/notifier
   echo $! >"$RUN_DIR/notifier-sinks.pid"
 fi
 
-# Notifier again, now pointed at the sinks (a deployment sets these in its own settings).
-if [ -f "$RUN_DIR/notifier.pid" ] && kill -0 "$(cat "$RUN_DIR/notifier.pid")" 2>/dev/null; then
-  pid=$(cat "$RUN_DIR/notifier.pid")
-  kill -TERM "$pid"
-  for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-fi
-COMBIPAT__GRPC__PORT=$grpc_port COMBIPAT__HTTP__PORT=$http_port \
-  COMBIPAT__SMTP__PORT=2525 COMBIPAT__WEBHOOKS__ALLOW_LOOPBACK=true COMBIPAT__WEBHOOKS__ALLOW_HTTP=true \
-  nohup "$BIN_DIR/combipat-notifier" serve >>"$RUN_DIR/notifier.log" 2>&1 &
-echo $! >"$RUN_DIR/notifier.pid"
+# Notifier runs with the sinks' settings (scripts/up.sh, service_env); wait for it.
 for _ in $(seq 1 120); do curl -fsS "$api/health/readyz" >/dev/null 2>&1 && break; sleep 0.25; done
 curl -fsS "$api/health/readyz" >/dev/null || { echo "notifier is not ready; see $RUN_DIR/notifier.log" >&2; exit 1; }
 
