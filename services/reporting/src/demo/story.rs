@@ -135,8 +135,7 @@ impl Story {
                 operator_id: "demo".to_owned(),
             }),
             submitted_at: Some(to_timestamp(self.submitted_at)),
-            attachments: Vec::new(),
-            pratica_protocol_number: String::new(),
+            ..RequestSummary::default()
         }
     }
 
