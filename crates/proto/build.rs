@@ -7,6 +7,7 @@ use prost::Message as _;
 
 const PROTOS: &[&str] = &[
     "combipat/common/v1/common.proto",
+    "combipat/audit/v1/audit.proto",
     "combipat/events/v1/events.proto",
     "combipat/intake/v1/intake.proto",
     "combipat/router/v1/router.proto",

@@ -236,6 +236,7 @@ impl ServiceContext {
             self.pool.clone(),
             self.settings.inbox.clone(),
         ));
+        self.add_sweep(crate::audit::sweep(self.pool.clone(), &self.settings.audit));
     }
 
     /// Deletes a kind of expired row on its interval until the service stops.
@@ -258,6 +259,22 @@ impl ServiceContext {
         grpc_service_names: Vec<&'static str>,
         http_routes: axum::Router,
     ) -> anyhow::Result<RunningService> {
+        // Every service serves the audit of who read what in its database.
+        let audit = crate::audit::AuditApi {
+            pool: self.pool.clone(),
+            service: self.name,
+        };
+        let grpc_routes = grpc_routes.add_service(tonic::service::interceptor::InterceptedService::new(
+            audit.server(),
+            self.auth_interceptor(),
+        ));
+        let mut grpc_service_names = grpc_service_names;
+        grpc_service_names.push(crate::audit::GRPC_SERVICE);
+        let http_routes = http_routes.merge(crate::audit::http_routes(
+            self.pool.clone(),
+            self.name,
+            self.auth_interceptor(),
+        )?);
         let grpc =
             GrpcServer::bind(&self.settings.grpc, grpc_routes, grpc_service_names.clone()).await?;
         let http = admin::bind(&self.settings.http.address()).await?;

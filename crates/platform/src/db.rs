@@ -21,8 +21,10 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
         .context("cannot connect to the database (database.url)")
 }
 
-/// The platform's migrations and the service's, in version order, as one migrator.
-/// Platform versions are dated 2026-01-01, before any service's.
+/// The platform's migrations and the service's, in version order, as one migrator. Both
+/// share one version sequence: a platform migration added later takes a version (a time of
+/// day too, e.g. `20261203120000`) that no service uses, and [`migrate`] refuses a clash by
+/// name.
 pub fn migrator(service: &Migrator) -> Migrator {
     let mut migrations: Vec<_> = PLATFORM_MIGRATIONS
         .iter()
@@ -34,6 +36,19 @@ pub fn migrator(service: &Migrator) -> Migrator {
 }
 
 pub async fn migrate(pool: &PgPool, service: &Migrator) -> anyhow::Result<()> {
+    for ours in PLATFORM_MIGRATIONS.iter() {
+        if let Some(theirs) = service
+            .iter()
+            .find(|migration| migration.version == ours.version)
+        {
+            anyhow::bail!(
+                "migration version {} is both the platform's ({}) and the service's ({}): rename the service's",
+                ours.version,
+                ours.description,
+                theirs.description
+            );
+        }
+    }
     migrator(service)
         .run(pool)
         .await

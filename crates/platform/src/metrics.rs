@@ -20,6 +20,8 @@ pub const OUTBOX_PENDING: &str = "combipat_outbox_pending";
 pub const OUTBOX_OLDEST_AGE: &str = "combipat_outbox_oldest_age_seconds";
 /// Counter {consumer}: redelivered events the inbox recognised and skipped.
 pub const INBOX_DUPLICATES: &str = "combipat_inbox_duplicates_total";
+/// Counter {call}: requests shown to a person, recorded in the read audit (`audit.rs`).
+pub const READS_AUDITED: &str = "combipat_reads_audited_total";
 /// Counter {what=inbox|unsent_attachments|idempotency_keys|...}: rows deleted by a sweep
 /// once they expired (see `retention`).
 pub const ROWS_EXPIRED: &str = "combipat_rows_expired_total";

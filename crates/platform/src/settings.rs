@@ -37,6 +37,7 @@ pub struct PlatformSettings {
     pub amqp: AmqpSettings,
     pub outbox: OutboxSettings,
     pub inbox: InboxSettings,
+    pub audit: crate::audit::AuditSettings,
     pub jobs: JobsSettings,
     pub auth: AuthSettings,
     pub identity: crate::auth::IdentitySettings,

@@ -11,6 +11,12 @@ pub mod common {
     }
 }
 
+pub mod audit {
+    pub mod v1 {
+        tonic::include_proto!("combipat.audit.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("combipat.events.v1");

@@ -25,6 +25,7 @@ pub fn request_summary(comune: &str, topic: &str, protocol_number: &str) -> Requ
         submitted_at: Some(timestamp_now()),
         attachments: Vec::new(),
         pratica_protocol_number: String::new(),
+        body: "Il cittadino chiede lo stato della domanda.".to_owned(),
     }
 }
 

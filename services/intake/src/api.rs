@@ -8,6 +8,7 @@ use combipat_platform::ApiError;
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
 use combipat_platform::grpc_client::authorization;
+use combipat_platform::audit;
 use combipat_platform::rate_limit::RateLimiter;
 use combipat_platform::time::to_timestamp;
 use combipat_proto::common::v1::{
@@ -145,7 +146,8 @@ impl Intake for IntakeApi {
         &self,
         request: Request<GetRequestRequest>,
     ) -> Result<Response<GetRequestResponse>, Status> {
-        let scope = Scope::of(principal(&request)?)?;
+        let caller = principal(&request)?;
+        let scope = Scope::of(caller)?;
         let request_id = request_id(&request.get_ref().request_id)?;
         let not_found = || ApiError::NotFound(format!("no request {request_id}"));
         let stored = store::find(&self.pool, request_id)
@@ -156,6 +158,17 @@ impl Intake for IntakeApi {
         if !scope.allows(&stored.patronato, &stored.patronato_office) {
             return Err(not_found().into());
         }
+        audit::record(
+            &self.pool,
+            caller,
+            "combipat.intake.v1.Intake/GetRequest",
+            &[audit::Shown {
+                request_id,
+                codice_fiscale: &stored.codice_fiscale,
+                detail: "",
+            }],
+        )
+        .await?;
         let history = status::history(&self.pool, request_id)
             .await
             .map_err(ApiError::from)?
@@ -196,6 +209,7 @@ impl Intake for IntakeApi {
                 submitted_at: Some(to_timestamp(stored.submitted_at)),
                 attachments,
                 pratica_protocol_number: stored.pratica_protocol_number,
+                body: stored.body.clone(),
             }),
             body: stored.body,
             status: stored.status,
@@ -245,8 +259,31 @@ impl Intake for IntakeApi {
         &self,
         request: Request<ListRequestsRequest>,
     ) -> Result<Response<ListRequestsResponse>, Status> {
-        let scope = Scope::of(principal(&request)?)?;
+        let caller = principal(&request)?;
+        let scope = Scope::of(caller)?;
         let page = crate::list::page(&self.pool, &scope, request.get_ref()).await?;
+        let ids: Vec<uuid::Uuid> = page
+            .requests
+            .iter()
+            .filter_map(|entry| uuid::Uuid::parse_str(&entry.request_id).ok())
+            .collect();
+        let shown: Vec<audit::Shown<'_>> = page
+            .requests
+            .iter()
+            .zip(&ids)
+            .map(|(entry, request_id)| audit::Shown {
+                request_id: *request_id,
+                codice_fiscale: &entry.codice_fiscale,
+                detail: "list",
+            })
+            .collect();
+        audit::record(
+            &self.pool,
+            caller,
+            "combipat.intake.v1.Intake/ListRequests",
+            &shown,
+        )
+        .await?;
         Ok(Response::new(page))
     }
 
@@ -302,7 +339,7 @@ impl Intake for IntakeApi {
                 "is not an attachment id",
             )])
         })?;
-        let (attachment, content) = self.attachments.get(id, &scope).await?;
+        let (attachment, content) = self.attachments.get(id, &caller, &scope).await?;
         Ok(Response::new(GetAttachmentResponse {
             attachment: Some(attachment),
             content: content.to_vec(),

@@ -3,6 +3,8 @@
 //! any S3-compatible store in production). Events carry references, never bytes.
 
 use combipat_platform::ApiError;
+use combipat_platform::audit;
+use combipat_platform::auth::Principal;
 use combipat_platform::files::{FileStore, STORED_FILE_COLUMNS, StoredFile};
 use combipat_proto::common::v1::AttachmentRef;
 use sqlx::{PgConnection, PgPool};
@@ -56,36 +58,76 @@ impl Attachments {
 
     /// The file and its reference, if the reader's scope holds the office that uploaded it
     /// (or whose request carries it); otherwise NOT_FOUND, so that another office's files
-    /// do not betray their existence.
+    /// do not betray their existence. A file of a request is a read of the citizen's data,
+    /// recorded in the read audit before it is served.
     pub async fn get(
         &self,
         id: Uuid,
-        reader: &Scope,
+        reader: &Principal,
+        scope: &Scope,
     ) -> Result<(AttachmentRef, bytes::Bytes), ApiError> {
-        let found: Option<(StoredFile, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, object_key, sha256, size_bytes, media_type, file_name, patronato_office, patronato
-             FROM attachments WHERE id = $1",
+        let found: Option<FileAccess> = sqlx::query_as(
+            "SELECT a.id, a.object_key, a.sha256, a.size_bytes, a.media_type, a.file_name,
+                    a.patronato_office, a.patronato, a.request_id, r.codice_fiscale
+             FROM attachments a LEFT JOIN requests r ON r.id = a.request_id WHERE a.id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?
-        .map(|(id, object_key, sha256, size_bytes, media_type, file_name, office, patronato): (Uuid, String, String, i64, String, String, String, Option<String>)| {
-            (StoredFile { id, object_key, sha256, size_bytes, media_type, file_name }, office, patronato)
-        });
+        .await?;
         let not_found = || ApiError::NotFound(format!("no attachment {id}"));
-        let (row, office, patronato) = found.ok_or_else(not_found)?;
+        let file = found.ok_or_else(not_found)?;
         // A row without a patronato is an upload from before files kept it, never sent:
         // nobody but an admin reads it, and the sweep deletes it.
-        let allowed = match patronato {
-            Some(patronato) => reader.allows(&patronato, &office),
-            None => *reader == Scope::All,
+        let allowed = match &file.patronato {
+            Some(patronato) => scope.allows(patronato, &file.patronato_office),
+            None => *scope == Scope::All,
         };
         if !allowed {
             return Err(not_found());
         }
-        let content = self.store.get(&row.object_key).await?;
-        Ok((row.into(), content))
+        if let (Some(request_id), Some(codice_fiscale)) = (file.request_id, &file.codice_fiscale) {
+            let detail = id.to_string();
+            audit::record(
+                &self.pool,
+                reader,
+                "combipat.intake.v1.Intake/GetAttachment",
+                &[audit::Shown {
+                    request_id,
+                    codice_fiscale,
+                    detail: &detail,
+                }],
+            )
+            .await?;
+        }
+        let content = self.store.get(&file.object_key).await?;
+        Ok((
+            StoredFile {
+                id: file.id,
+                object_key: file.object_key,
+                sha256: file.sha256,
+                size_bytes: file.size_bytes,
+                media_type: file.media_type,
+                file_name: file.file_name,
+            }
+            .into(),
+            content,
+        ))
     }
+}
+
+/// A stored file with what decides who reads it.
+#[derive(sqlx::FromRow)]
+struct FileAccess {
+    id: Uuid,
+    object_key: String,
+    sha256: String,
+    size_bytes: i64,
+    media_type: String,
+    file_name: String,
+    patronato_office: String,
+    patronato: Option<String>,
+    request_id: Option<Uuid>,
+    codice_fiscale: Option<String>,
 }
 
 /// Ties uploaded files to a message of `request_id`, inside the message's transaction. Each

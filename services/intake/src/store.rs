@@ -247,6 +247,7 @@ pub async fn submit(
         submitted_at: Some(to_timestamp(submitted_at)),
         attachments,
         pratica_protocol_number: request.pratica_protocol_number.clone(),
+        body: request.body.clone(),
     };
     let event = new_envelope(
         SERVICE_NAME,

@@ -1,5 +1,6 @@
 //! `combipat.officequeue.v1.OfficeQueue` over gRPC.
 
+use combipat_platform::audit;
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
 use combipat_platform::{ApiError, Violation};
@@ -95,6 +96,21 @@ impl OfficeQueue for OfficeQueueApi {
             _ => String::new(),
         };
         let as_of = cursor.as_of(now);
+        let shown: Vec<audit::Shown<'_>> = rows
+            .iter()
+            .map(|row| audit::Shown {
+                request_id: row.request_id,
+                codice_fiscale: &row.codice_fiscale,
+                detail: "list",
+            })
+            .collect();
+        audit::record(
+            &self.desk.pool,
+            &caller,
+            "combipat.officequeue.v1.OfficeQueue/ListItems",
+            &shown,
+        )
+        .await?;
         Ok(Response::new(ListItemsResponse {
             items: rows.into_iter().map(|row| row.into_item(as_of)).collect(),
             next_page_token,
@@ -113,6 +129,20 @@ impl OfficeQueue for OfficeQueueApi {
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("no item for request {id}")))?;
         authorise_office(&caller, &item.office_code)?;
+        audit::record(
+            &mut *connection,
+            &caller,
+            "combipat.officequeue.v1.OfficeQueue/GetItem",
+            &[audit::Shown {
+                request_id: id,
+                codice_fiscale: &item.codice_fiscale,
+                detail: "",
+            }],
+        )
+        .await?;
+        let body = items::body(&mut connection, id)
+            .await
+            .map_err(ApiError::from)?;
         let history = items::history(&mut connection, id)
             .await
             .map_err(ApiError::from)?;
@@ -125,6 +155,7 @@ impl OfficeQueue for OfficeQueueApi {
             history,
             request_attachments,
             office_attachments,
+            body,
         }))
     }
 
@@ -249,11 +280,26 @@ impl OfficeQueue for OfficeQueueApi {
             )])
         })?;
         let not_found = || ApiError::NotFound(format!("no attachment {id}"));
-        let (file, office) = crate::attachments::find(&self.desk.pool, id)
+        let found = crate::attachments::find(&self.desk.pool, id)
             .await
             .map_err(ApiError::from)?
             .ok_or_else(not_found)?;
-        authorise_office(&caller, &office).map_err(|_| not_found())?;
+        authorise_office(&caller, &found.office).map_err(|_| not_found())?;
+        if let Some((request_id, codice_fiscale)) = &found.request {
+            let detail = id.to_string();
+            audit::record(
+                &self.desk.pool,
+                &caller,
+                "combipat.officequeue.v1.OfficeQueue/GetAttachment",
+                &[audit::Shown {
+                    request_id: *request_id,
+                    codice_fiscale,
+                    detail: &detail,
+                }],
+            )
+            .await?;
+        }
+        let file = found.file;
         let content = self.files.get(&file.key).await?;
         Ok(Response::new(GetAttachmentResponse {
             attachment: Some(file),

@@ -126,33 +126,48 @@ pub async fn of_item(
     Ok((patronato, office))
 }
 
-/// id, key, sha256, size, media type, name, office.
-type FoundRow = (Uuid, String, String, i64, String, String, Option<String>);
+/// A stored file with the office it belongs to and, once sent, its request's citizen.
+#[derive(sqlx::FromRow)]
+struct FoundRow {
+    id: Uuid,
+    object_key: String,
+    sha256: String,
+    size_bytes: i64,
+    media_type: String,
+    file_name: String,
+    office: Option<String>,
+    request_id: Option<Uuid>,
+    codice_fiscale: Option<String>,
+}
 
-/// A file, with the office it belongs to: the item's office, or for a file not yet sent,
-/// the office that uploaded it.
-pub async fn find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(AttachmentRef, String)>> {
+/// A file found by id: its reference, the office it belongs to (the item's office, or for a
+/// file not yet sent, the office that uploaded it), and the request and citizen it concerns
+/// once sent.
+pub struct Found {
+    pub file: AttachmentRef,
+    pub office: String,
+    pub request: Option<(Uuid, String)>,
+}
+
+pub async fn find(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Found>> {
     let found: Option<FoundRow> = sqlx::query_as(
         "SELECT a.id, a.object_key, a.sha256, a.size_bytes, a.media_type, a.file_name,
-                    COALESCE(i.office_code, a.office_code)
-             FROM attachments a LEFT JOIN items i ON i.request_id = a.request_id WHERE a.id = $1",
+                COALESCE(i.office_code, a.office_code) AS office, i.request_id, i.codice_fiscale
+         FROM attachments a LEFT JOIN items i ON i.request_id = a.request_id WHERE a.id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    Ok(found.map(
-        |(id, object_key, sha256, size_bytes, media_type, file_name, office)| {
-            (
-                AttachmentRef::from(StoredFile {
-                    id,
-                    object_key,
-                    sha256,
-                    size_bytes,
-                    media_type,
-                    file_name,
-                }),
-                office.unwrap_or_default(),
-            )
-        },
-    ))
+    Ok(found.map(|row| Found {
+        file: AttachmentRef::from(StoredFile {
+            id: row.id,
+            object_key: row.object_key,
+            sha256: row.sha256,
+            size_bytes: row.size_bytes,
+            media_type: row.media_type,
+            file_name: row.file_name,
+        }),
+        office: row.office.unwrap_or_default(),
+        request: row.request_id.zip(row.codice_fiscale),
+    }))
 }

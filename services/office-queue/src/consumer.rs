@@ -145,8 +145,11 @@ impl DecisionHandler {
         let inserted: Option<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "INSERT INTO items (request_id, protocol_number, office_code, motivo, topic, subject, patronato,
                                 submitted_at, decision_sequence, routed, ruleset_version, rule,
-                                sla_due_at, sla_warn_at, office_patron_day, office_direzione, office_region)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                                sla_due_at, sla_warn_at, office_patron_day, office_direzione, office_region,
+                                codice_fiscale, comune_residenza, pratica_protocol_number,
+                                patronato_office, body)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18, $19, $20, $21, $22)
              ON CONFLICT (request_id) DO NOTHING RETURNING {COLUMNS}"
         )))
         .bind(request_id)
@@ -166,6 +169,11 @@ impl DecisionHandler {
         .bind(&filing.office.patron_day)
         .bind(&filing.office.parent_code)
         .bind(&filing.office.region_code)
+        .bind(&request.codice_fiscale)
+        .bind(&request.comune_residenza)
+        .bind(&request.pratica_protocol_number)
+        .bind(request.filer.as_ref().map(|filer| filer.patronato_office.as_str()).unwrap_or_default())
+        .bind(&request.body)
         .fetch_optional(effects.db())
         .await?;
         let Some(item) = inserted else {

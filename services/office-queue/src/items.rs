@@ -11,7 +11,7 @@ pub const COLUMNS: &str =
     "seq, request_id, protocol_number, office_code, motivo, topic, subject, patronato,
     status, submitted_at, filed_at, version, claimed_by, lease_until, solleciti,
     sla_due_at, sla_warn_at, sla_days_left, office_patron_day, office_direzione, escalation,
-    escalated_at";
+    escalated_at, codice_fiscale, comune_residenza, pratica_protocol_number, patronato_office";
 
 #[derive(Debug, sqlx::FromRow)]
 pub struct ItemRow {
@@ -37,6 +37,10 @@ pub struct ItemRow {
     pub office_direzione: String,
     pub escalation: Option<String>,
     pub escalated_at: Option<DateTime<Utc>>,
+    pub codice_fiscale: String,
+    pub comune_residenza: String,
+    pub pratica_protocol_number: String,
+    pub patronato_office: String,
 }
 
 impl ItemRow {
@@ -98,6 +102,10 @@ impl ItemRow {
             claimed_by: holder.unwrap_or_default(),
             solleciti: u32::try_from(row.solleciti).unwrap_or_default(),
             priority: Some(priority),
+            codice_fiscale: row.codice_fiscale,
+            comune_residenza: row.comune_residenza,
+            pratica_protocol_number: row.pratica_protocol_number,
+            patronato_office: row.patronato_office,
         }
     }
 }
@@ -125,6 +133,14 @@ pub async fn find(
     .bind(request_id)
     .fetch_optional(connection)
     .await
+}
+
+/// The operator's text of a request (kept apart from the item's columns, which lists read).
+pub async fn body(connection: &mut PgConnection, request_id: Uuid) -> sqlx::Result<String> {
+    sqlx::query_scalar("SELECT body FROM items WHERE request_id = $1")
+        .bind(request_id)
+        .fetch_one(connection)
+        .await
 }
 
 /// Serialises the writers that give items a place in `office`'s queue until commit, so that

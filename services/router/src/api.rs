@@ -188,9 +188,20 @@ impl Router for RouterApi {
             return Err(unknown().into());
         }
         let first = history.first().ok_or_else(unknown)?;
-        let protocol_number = RequestSummary::decode(first.request.as_slice())
-            .map(|summary| summary.protocol_number)
-            .unwrap_or_default();
+        let summary = RequestSummary::decode(first.request.as_slice()).unwrap_or_default();
+        // The request's routing history is a read of the citizen's request.
+        combipat_platform::audit::record(
+            &mut *connection,
+            &caller,
+            "combipat.router.v1.Router/Explain",
+            &[combipat_platform::audit::Shown {
+                request_id: id,
+                codice_fiscale: &summary.codice_fiscale,
+                detail: "",
+            }],
+        )
+        .await?;
+        let protocol_number = summary.protocol_number;
         let decisions = history
             .into_iter()
             .map(|decision| RoutingDecision {
