@@ -28,7 +28,7 @@ try {
     link = page.getByRole("link", { name: "Notifiche (2)" });
   }
   if (!(await link.count())) fail(`no "Notifiche (2)" in the header: ${await page.locator("header").textContent()}`);
-  await page.getByRole("link", { name: "Scrivi alla sede" }).click();
+  await page.getByRole("link", { name: "Scrivi alla sede", exact: true }).click();
   if (!(await page.getByRole("link", { name: "Notifiche (2)" }).count())) fail("the count is not on the form page");
 
   await page.getByRole("link", { name: "Notifiche (2)" }).click();

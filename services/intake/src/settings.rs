@@ -10,7 +10,7 @@ pub struct IntakeSettings {
     pub router: combipat_platform::grpc_client::ClientSettings,
     pub attachments: combipat_platform::files::FileStoreSettings,
     pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
-    pub pages: crate::pages::PageSettings,
+    pub pages: combipat_web::PageSettings,
     pub notifier: combipat_platform::grpc_client::ClientSettings,
     pub retention: crate::retention::RetentionSettings,
 }

@@ -3,7 +3,7 @@
 //! allowed), the reply to a question of the office, and the rating of the answer.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use combipat_proto::common::v1::GetAttachmentRequest;
@@ -12,10 +12,11 @@ use combipat_proto::intake::v1::{
     GetRequestRequest, GetRequestResponse, ProvideInfoRequest, RateAnswerRequest,
     SendReminderRequest,
 };
+use combipat_web::shell;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Pages, Session, layout};
+use super::{Pages, Session, labels, upload};
 
 async fn read(
     pages: &Pages,
@@ -46,14 +47,24 @@ pub async fn page(
 }
 
 async fn render(pages: &Pages, session: &Session, id: &str, notice: Option<Markup>) -> Response {
-    let body = match read(pages, session, id).await {
-        Err(status) => layout::refusal(&status),
-        Ok(request) => html! {
-            @if let Some(notice) = notice { (notice) }
-            (request_page(&request))
-        },
+    let (title, body) = match read(pages, session, id).await {
+        Err(status) => ("Richiesta".to_owned(), Pages::refusal(&status)),
+        Ok(request) => (
+            format!(
+                "Richiesta {}",
+                request
+                    .request
+                    .as_ref()
+                    .map(|summary| summary.protocol_number.as_str())
+                    .unwrap_or_default()
+            ),
+            html! {
+                @if let Some(notice) = notice { (notice) }
+                (request_page(&request))
+            },
+        ),
     };
-    layout::page("Richiesta", Some(session), body).into_response()
+    pages.page(session, &title, "/richieste", body)
 }
 
 fn request_page(read: &GetRequestResponse) -> Markup {
@@ -70,75 +81,69 @@ fn request_page(read: &GetRequestResponse) -> Markup {
         .iter()
         .any(|rating| rating.answer_number as usize == answers);
     html! {
-        dl.riquadro {
-            dt { "Protocollo" } dd { strong { (summary.protocol_number) } }
-            dt { "Stato" } dd { (layout::status_label(&read.status)) }
+        dl.riepilogo {
+            dt { "Protocollo" } dd #protocollo { strong { (summary.protocol_number) } }
+            dt { "Stato" } dd { span.badge.bg-primary { (labels::status_label(&read.status)) } }
             dt { "Sede" } dd { @if office.code.is_empty() { "in assegnazione" } @else { (office.name) " (" (office.code) ")" } }
-            dt { "Motivo" } dd { (layout::motivo_label(summary.motivo)) }
+            dt { "Motivo" } dd { (labels::motivo_label(summary.motivo)) }
             dt { "Cittadino" } dd { (summary.codice_fiscale) }
             dt { "Oggetto" } dd { (summary.subject) }
             @if !summary.pratica_protocol_number.is_empty() { dt { "Pratica" } dd { (summary.pratica_protocol_number) } }
-            dt { "Testo" } dd style="white-space:pre-wrap" { (read.body) }
+            dt { "Testo" } dd.testo { (read.body) }
         }
         @if !summary.attachments.is_empty() {
-            h2 { "Allegati" }
+            h2.h4 { "Allegati" }
             ul { @for file in &summary.attachments {
                 li { a href={ "/allegati/" (file.id) } { (file.file_name) } " (" (file.size_bytes / 1024 + 1) " KB)" }
             } }
         }
-        h2 { "Storia" }
-        table {
-            thead { tr { th { "Quando" } th { "Cosa" } th { "Sede" } th { "Dettaglio" } } }
+        h2.h4.mt-4 { "Storia" }
+        div.table-responsive { table.table {
+            caption.visually-hidden { "Storia della richiesta, dalla più vecchia" }
+            thead { tr { th scope="col" { "Quando" } th scope="col" { "Cosa" } th scope="col" { "Sede" } th scope="col" { "Dettaglio" } } }
             tbody { @for change in &read.history {
                 tr {
-                    td { (layout::rome(change.at.as_ref())) }
-                    td { (layout::status_label(&change.status)) }
+                    td { (shell::rome(change.at.as_ref())) }
+                    td { (labels::status_label(&change.status)) }
                     td { (change.office.as_ref().map(|office| office.code.as_str()).unwrap_or_default()) }
-                    td style="white-space:pre-wrap" { (change.detail) }
+                    td.testo { (labels::history_detail(&change.status, &change.detail)) }
                 }
             } }
-        }
+        } }
         @if read.status == "INFO_REQUESTED" {
-            h2 { "Rispondi alla sede" }
-            form method="post" action={ "/richieste/" (summary.request_id) "/risposta" } {
-                label for="reply" { "Le informazioni richieste" }
-                textarea id="reply" name="reply" required rows="5" maxlength="4000" {}
-                button type="submit" { "Invia la risposta" }
+            h2.h4.mt-4 #rispondi { "Rispondi alla sede" }
+            form method="post" action={ "/richieste/" (summary.request_id) "/risposta" } enctype="multipart/form-data" {
+                (shell::textarea("reply", "Le informazioni richieste", "", 4000, true, None))
+                (shell::files(upload::FILE_FIELD, "Allegati della risposta (facoltativi)", shell::FILES_HINT, true))
+                button.btn.btn-primary type="submit" { "Invia la risposta" }
             }
         }
-        h2 { "Sollecito" }
+        h2.h4.mt-4 { "Sollecito" }
         form method="post" action={ "/richieste/" (summary.request_id) "/sollecito" } {
             @if sollecito.allowed {
-                button type="submit" { "Invia un sollecito" }
+                button.btn.btn-outline-primary type="submit" { "Invia un sollecito" }
             } @else {
-                button type="submit" disabled { "Invia un sollecito" }
-                p { small {
+                button.btn.btn-outline-primary type="submit" disabled aria-describedby="sollecito-nota" { "Invia un sollecito" }
+                p.small #sollecito-nota {
                     @if sollecito.possible_from.is_some() {
-                        "Possibile dal " (layout::rome(sollecito.possible_from.as_ref())) "."
+                        "Possibile dal " (shell::rome(sollecito.possible_from.as_ref())) "."
                     } @else {
                         "La sede ha già risposto: non c'è nulla da sollecitare."
                     }
-                } }
+                }
             }
-            @if sollecito.sent > 0 { p { small { "Solleciti inviati: " (sollecito.sent) } } }
+            @if sollecito.sent > 0 { p.small { "Solleciti inviati: " (sollecito.sent) } }
         }
         @if answers > 0 {
-            h2 { "Valuta la risposta" }
+            h2.h4.mt-4 { "Valuta la risposta" }
             @if rated {
-                @for rating in &read.ratings { p { "Risposta n. " (rating.answer_number) ": " (rating.rating) " su 5. " (rating.comment) } }
+                @for rating in &read.ratings { p.valutazione { "Risposta n. " (rating.answer_number) ": " (rating.rating) " su 5. " (rating.comment) } }
             } @else {
+                @let scores: Vec<(String, String)> = (1..=5).map(|score| (score.to_string(), score.to_string())).collect();
                 form method="post" action={ "/richieste/" (summary.request_id) "/valutazione" } {
-                    fieldset {
-                        legend { "Quanto è stata utile la risposta? (1 = per nulla, 5 = del tutto)" }
-                        @for score in 1..=5 {
-                            label style="display:inline;font-weight:normal;margin-right:1rem" {
-                                input type="radio" name="valutazione" value=(score) required style="width:auto"; " " (score)
-                            }
-                        }
-                    }
-                    label for="commento" { "Commento (facoltativo)" }
-                    textarea id="commento" name="commento" rows="3" maxlength="500" {}
-                    button type="submit" { "Invia la valutazione" }
+                    (shell::radios("valutazione", "Quanto è stata utile la risposta? (1 = per nulla, 5 = del tutto)", &scores, "", true))
+                    (shell::textarea("commento", "Commento (facoltativo)", "", 500, false, None))
+                    button.btn.btn-primary type="submit" { "Invia la valutazione" }
                 }
             }
         }
@@ -154,7 +159,7 @@ async fn after(
 ) -> Response {
     match outcome {
         Ok(()) => Redirect::to(&format!("/richieste/{id}")).into_response(),
-        Err(status) => render(pages, session, id, Some(layout::refusal(&status))).await,
+        Err(status) => render(pages, session, id, Some(Pages::refusal(&status))).await,
     }
 }
 
@@ -217,26 +222,41 @@ pub async fn rate(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct ReplyForm {
+    #[serde(default)]
     reply: String,
 }
 
+/// The reply to the office's question, with its files (uploaded first, then sent with it).
 pub async fn reply(
     State(pages): State<Pages>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<ReplyForm>,
+    multipart: Multipart,
 ) -> Response {
-    let call = ProvideInfoRequest {
-        request_id: id.clone(),
-        reply: form.reply,
-        attachment_ids: Vec::new(),
+    let session = match pages.session(&headers).await {
+        Ok(session) => session,
+        Err(response) => return *response,
     };
-    act(&pages, &headers, &id, call, |api, request| async move {
-        api.provide_info(request).await
-    })
-    .await
+    let outcome = match upload::read(&pages, &session, multipart).await {
+        Ok(read) => {
+            let form: ReplyForm = read.form();
+            let call = ProvideInfoRequest {
+                request_id: id.clone(),
+                reply: form.reply,
+                attachment_ids: read.attachment_ids,
+            };
+            pages
+                .call(&session, call, |api, request| async move {
+                    api.provide_info(request).await
+                })
+                .await
+                .map(|_| ())
+        }
+        Err(status) => Err(status),
+    };
+    after(&pages, &session, &id, outcome).await
 }
 
 pub async fn attachment(
@@ -281,8 +301,6 @@ pub async fn attachment(
             }
             response
         }
-        Err(status) => {
-            layout::page("Allegato", Some(&session), layout::refusal(&status)).into_response()
-        }
+        Err(status) => pages.page(&session, "Allegato", "/richieste", Pages::refusal(&status)),
     }
 }

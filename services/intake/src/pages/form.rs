@@ -1,6 +1,7 @@
-//! "Scrivi alla sede": the motivo first, then only the fields it needs; a preview that shows
-//! the destination office (router decides it now) before sending; then the submission, made
-//! safe against a double click by an idempotency key chosen at the preview.
+//! "Scrivi alla sede": the motivo first; then the citizen's residence, found by name; then
+//! only the fields the motivo needs; a preview that shows the destination office (router
+//! decides it now) before sending; then the submission, made safe against a double click by
+//! an idempotency key chosen at the preview. Every step is a plain form.
 
 use axum::Form;
 use axum::extract::{Multipart, Query, State};
@@ -8,13 +9,16 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use combipat_domain::Topic;
 use combipat_proto::common::v1::Motivo;
-use combipat_proto::common::v1::UploadAttachmentRequest;
 use combipat_proto::intake::v1::SubmitRequestRequest;
 use combipat_proto::intake::v1::intake_server::Intake as _;
+use combipat_web::shell::{self, Input};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{Pages, Session, layout};
+use super::{Pages, labels, residence, upload};
+
+const TITLE: &str = "Scrivi alla sede";
+const HERE: &str = "/richieste/nuova";
 
 /// What the operator has typed so far (the form's fields, by their API names).
 #[derive(Debug, Default, Clone, Deserialize, serde::Serialize)]
@@ -25,6 +29,9 @@ pub struct Draft {
     codice_fiscale: String,
     #[serde(default)]
     comune_residenza: String,
+    /// The name searched for at the residence step.
+    #[serde(default)]
+    cerca: String,
     #[serde(default)]
     topic: String,
     #[serde(default)]
@@ -69,6 +76,23 @@ impl Draft {
             confirm_duplicate: self.confirm_duplicate == "si",
         }
     }
+
+    /// The typed fields (not the files, the key or the confirmation), for links and steps.
+    fn typed(&self) -> Self {
+        Self {
+            attachment_ids: String::new(),
+            idempotency_key: String::new(),
+            confirm_duplicate: String::new(),
+            ..self.clone()
+        }
+    }
+
+    fn link(&self) -> String {
+        format!(
+            "{HERE}?{}",
+            serde_urlencoded::to_string(self.typed()).unwrap_or_default()
+        )
+    }
 }
 
 pub async fn page(
@@ -81,57 +105,107 @@ pub async fn page(
         Err(response) => return *response,
     };
     let body = match draft.motivo() {
-        None => choose_motivo(),
-        Some(motivo) => fields(motivo, &draft, None),
+        None => choose_motivo(&draft),
+        Some(_) if residence::describe(&pages.api.territory, &draft.comune_residenza).is_none() => {
+            choose_residence(&pages, &draft)
+        }
+        Some(motivo) => fields(&pages, motivo, &draft, None),
     };
-    layout::page("Scrivi alla sede", Some(&session), body).into_response()
+    pages.page(&session, TITLE, HERE, body)
 }
 
-fn choose_motivo() -> Markup {
+fn choose_motivo(draft: &Draft) -> Markup {
+    let options: Vec<(String, String)> = labels::MOTIVI
+        .iter()
+        .map(|(code, label)| ((*code).to_owned(), (*label).to_owned()))
+        .collect();
     html! {
-        form method="get" action="/richieste/nuova" {
-            fieldset {
-                legend { "Per quale motivo scrivi alla sede?" }
-                @for (code, label) in layout::MOTIVI {
-                    label style="font-weight:normal" {
-                        input type="radio" name="motivo" value=(code) required style="width:auto";
-                        " " (label)
-                    }
+        p.lead { "Passo 1 di 3: il motivo." }
+        form method="get" action=(HERE) {
+            (shell::radios("motivo", "Per quale motivo scrivi alla sede?", &options, &draft.motivo, true))
+            button.btn.btn-primary type="submit" { "Continua" }
+        }
+    }
+}
+
+/// Hidden copies of what was typed, but the fields named in `except`.
+fn carried(draft: &Draft, except: &[&str]) -> Markup {
+    let fields: Vec<(String, String)> =
+        serde_urlencoded::from_str(&serde_urlencoded::to_string(draft.typed()).unwrap_or_default())
+            .unwrap_or_default();
+    html! {
+        @for (name, value) in fields.iter().filter(|(name, value)| !value.is_empty() && !except.contains(&name.as_str())) {
+            input type="hidden" name=(name) value=(value);
+        }
+    }
+}
+
+fn choose_residence(pages: &Pages, draft: &Draft) -> Markup {
+    let (found, more) = residence::search(&pages.api.territory, &draft.cerca);
+    let searched = !draft.cerca.trim().is_empty();
+    let options: Vec<(String, String)> = found
+        .iter()
+        .map(|place| (place.code.clone(), place.label.clone()))
+        .collect();
+    html! {
+        p.lead { "Passo 2 di 3: dove risiede il cittadino." }
+        p { "Motivo: " strong { (labels::motivo_label(draft.motivo().map_or(0, |m| m as i32))) } " · " a href=(HERE) { "cambia" } }
+        form method="get" action=(HERE) role="search" {
+            (carried(draft, &["cerca", "comune_residenza"]))
+            (Input::new("cerca", "Comune o Stato estero di residenza").kind("search").value(&draft.cerca).required()
+                .hint("Scrivi il nome, o una sua parte (almeno 2 lettere), e premi «Cerca»: per esempio «Milano» o «Svizzera».").render())
+            button.btn.btn-outline-primary type="submit" { "Cerca" }
+        }
+        @if searched {
+            @if found.is_empty() {
+                div.mt-4 { (shell::alert("warning", html! { "Nessun comune attivo o Stato estero si chiama così: prova con un'altra parte del nome." })) }
+            } @else {
+                form.mt-4 method="get" action=(HERE) {
+                    (carried(draft, &["comune_residenza"]))
+                    (shell::radios("comune_residenza", &format!("Risultati per «{}»: scegli la residenza", draft.cerca.trim()), &options, "", true))
+                    @if more { p.small { "Ci sono altri risultati: scrivi una parte più lunga del nome per vederli." } }
+                    button.btn.btn-primary type="submit" { "Continua" }
                 }
             }
-            button type="submit" { "Continua" }
         }
     }
 }
 
 fn topic_select(name: &str, label: &str, selected: &str) -> Markup {
-    html! {
-        label for=(name) { (label) }
-        select id=(name) name=(name) required {
-            option value="" { "— scegli —" }
-            @for topic in Topic::ALL {
-                option value=(topic.code()) selected[selected == topic.code()] { (topic.label()) }
-            }
-        }
-    }
+    let options: Vec<(String, String)> = Topic::ALL
+        .iter()
+        .map(|topic| (topic.code().to_owned(), topic.label().to_owned()))
+        .collect();
+    shell::select(name, label, &options, selected, Some("— scegli —"), true)
 }
 
 /// The fields of one motivo, filled with the draft, with the refusal above them if any.
-fn fields(motivo: Motivo, draft: &Draft, refusal: Option<&tonic::Status>) -> Markup {
+fn fields(pages: &Pages, motivo: Motivo, draft: &Draft, refusal: Option<&tonic::Status>) -> Markup {
+    let place = residence::describe(&pages.api.territory, &draft.comune_residenza);
+    let change_residence = Draft {
+        comune_residenza: String::new(),
+        ..draft.typed()
+    };
     html! {
-        @if let Some(status) = refusal { (layout::refusal(status)) }
-        p { "Motivo: " strong { (layout::motivo_label(motivo as i32)) } " · " a href="/richieste/nuova" { "cambia" } }
+        @if let Some(status) = refusal { (Pages::refusal(status)) }
+        p.lead { "Passo 3 di 3: la richiesta." }
+        dl.riepilogo {
+            dt { "Motivo" } dd { (labels::motivo_label(motivo as i32)) " · " a href=(HERE) { "cambia" } }
+            dt { "Residenza del cittadino" } dd {
+                (place.unwrap_or_else(|| draft.comune_residenza.clone()))
+                " · " a href=(change_residence.link()) { "cambia" }
+            }
+        }
         form method="post" action="/richieste/anteprima" enctype="multipart/form-data" {
             input type="hidden" name="motivo" value=(motivo.as_str_name());
-            label for="codice_fiscale" { "Codice fiscale del cittadino" }
-            input id="codice_fiscale" name="codice_fiscale" required maxlength="16" value=(draft.codice_fiscale);
-            label for="comune_residenza" { "Comune di residenza (codice catastale, es. F205 per Milano; Z… per uno Stato estero)" }
-            input id="comune_residenza" name="comune_residenza" required maxlength="4" value=(draft.comune_residenza);
+            input type="hidden" name="comune_residenza" value=(draft.comune_residenza);
+            input type="hidden" name="cerca" value=(draft.cerca);
+            (Input::new("codice_fiscale", "Codice fiscale del cittadino").value(&draft.codice_fiscale).required().maxlength(16)
+                .autocomplete("off").hint("16 caratteri, per esempio RSSMRA85T10A562S.").render())
             @match motivo {
                 Motivo::SollecitoPratica => {
                     (topic_select("prestazione", "Prestazione", &draft.prestazione))
-                    label for="pratica_protocol_number" { "Numero di protocollo della pratica" }
-                    input id="pratica_protocol_number" name="pratica_protocol_number" required value=(draft.pratica_protocol_number);
+                    (Input::new("pratica_protocol_number", "Numero di protocollo della pratica").value(&draft.pratica_protocol_number).required().maxlength(40).render())
                 }
                 Motivo::InfoPagamenti => {
                     (topic_select("prestazione", "Prestazione", &draft.prestazione))
@@ -140,58 +214,12 @@ fn fields(motivo: Motivo, draft: &Draft, refusal: Option<&tonic::Status>) -> Mar
                     (topic_select("topic", "Argomento", &draft.topic))
                 }
             }
-            label for="subject" { "Oggetto" }
-            input id="subject" name="subject" required maxlength="150" value=(draft.subject);
-            label for="body" { "Testo" }
-            textarea id="body" name="body" required rows="8" maxlength="4000" { (draft.body) }
-            label for="allegati" { "Allegati (PDF, PNG, JPEG o P7M firmati; al massimo 5 da 5 MB)" }
-            input id="allegati" type="file" name="allegati" multiple accept=".pdf,.png,.jpg,.jpeg,.p7m";
-            button type="submit" { "Verifica e mostra la sede di destinazione" }
+            (Input::new("subject", "Oggetto").value(&draft.subject).required().maxlength(150).render())
+            (shell::textarea("body", "Testo", &draft.body, 4000, true, Some("Al massimo 4000 caratteri.")))
+            (shell::files(upload::FILE_FIELD, "Allegati (facoltativi)", shell::FILES_HINT, true))
+            button.btn.btn-primary type="submit" { "Verifica e mostra la sede di destinazione" }
         }
     }
-}
-
-/// Reads the multipart form: the text fields, and each file uploaded as the operator.
-async fn read_form(
-    pages: &Pages,
-    session: &Session,
-    mut multipart: Multipart,
-) -> Result<(Draft, Vec<String>), tonic::Status> {
-    let mut fields = Vec::new();
-    let mut attachment_ids = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|error| {
-        tonic::Status::invalid_argument(format!("the form is malformed: {error}"))
-    })? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "allegati" {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content = field.bytes().await.map_err(|error| {
-                tonic::Status::invalid_argument(format!("a file did not arrive whole: {error}"))
-            })?;
-            if file_name.is_empty() && content.is_empty() {
-                continue; // the file input left empty
-            }
-            let stored = pages
-                .call(
-                    session,
-                    UploadAttachmentRequest {
-                        file_name,
-                        media_type: String::new(),
-                        content: content.to_vec(),
-                    },
-                    |api, request| async move { api.upload_attachment(request).await },
-                )
-                .await?;
-            attachment_ids.push(stored.id);
-        } else {
-            let value = field.text().await.unwrap_or_default();
-            fields.push((name, value));
-        }
-    }
-    let draft: Draft =
-        serde_urlencoded::from_str(&serde_urlencoded::to_string(&fields).unwrap_or_default())
-            .unwrap_or_default();
-    Ok((draft, attachment_ids))
 }
 
 pub async fn preview(
@@ -203,17 +231,18 @@ pub async fn preview(
         Ok(session) => session,
         Err(response) => return *response,
     };
-    let (mut draft, attachment_ids) = match read_form(&pages, &session, multipart).await {
+    let read = match upload::read(&pages, &session, multipart).await {
         Ok(read) => read,
         Err(status) => {
-            let body = html! { (layout::refusal(&status)) p { a href="/richieste/nuova" { "Ricomincia" } } };
-            return layout::page("Scrivi alla sede", Some(&session), body).into_response();
+            let body = html! { (Pages::refusal(&status)) p { a href=(HERE) { "Ricomincia" } } };
+            return pages.page(&session, TITLE, HERE, body);
         }
     };
+    let mut draft: Draft = read.form();
     let Some(motivo) = draft.motivo() else {
-        return Redirect::to("/richieste/nuova").into_response();
+        return Redirect::to(HERE).into_response();
     };
-    draft.attachment_ids = attachment_ids.join(",");
+    draft.attachment_ids = read.attachment_ids.join(",");
     draft.idempotency_key = uuid::Uuid::new_v4().to_string();
     let preview = pages
         .call(&session, draft.request(), |api, request| async move {
@@ -222,55 +251,46 @@ pub async fn preview(
         .await;
     let body = match &preview {
         Err(status) if status.code() == tonic::Code::InvalidArgument => {
-            fields(motivo, &draft, Some(status))
+            fields(&pages, motivo, &draft, Some(status))
         }
         outcome => html! {
-            div.riquadro {
+            div.card-wrapper.mb-4 { div.card.card-bg { div.card-body {
                 @match outcome {
                     Ok(preview) => {
                         @let office = preview.office.clone().unwrap_or_default();
-                        p { "La richiesta andrà a: " strong { (office.name) " (" (office.code) ")" } }
-                        p { small { (preview.explanation) } }
+                        h2.h5.card-title { "Sede di destinazione" }
+                        p #destinazione { "La richiesta andrà a: " strong { (office.name) " (" (office.code) ")" } }
+                        p.small.mb-0 { (labels::router_explanation(&preview.explanation)) }
                     }
-                    Err(status) => p.avviso { "La sede di destinazione non si può mostrare ora (" (status.message()) "); la richiesta sarà assegnata appena inviata." }
+                    Err(status) => (shell::alert("warning", html! {
+                        "La sede di destinazione non si può mostrare ora (" (shell::status_heading(status)) "); la richiesta sarà assegnata appena inviata."
+                    }))
                 }
-            }
-            (summary(&draft, attachment_ids.len()))
+            } } }
+            (summary(&pages, &draft, read.attachment_ids.len()))
             form method="post" action="/richieste" {
                 (hidden(&draft))
-                button type="submit" { "Invia alla sede" }
+                button.btn.btn-primary type="submit" { "Invia alla sede" }
             }
-            p { a href=(edit_link(&draft)) { "Modifica" } }
+            p.mt-3 { a href=(draft.link()) { "Modifica" } " (gli allegati vanno scelti di nuovo)" }
         },
     };
-    layout::page("Scrivi alla sede: controlla e invia", Some(&session), body).into_response()
+    pages.page(&session, "Scrivi alla sede: controlla e invia", HERE, body)
 }
 
-/// Back to the form with what was typed (files must be chosen again).
-fn edit_link(draft: &Draft) -> String {
-    let typed = Draft {
-        attachment_ids: String::new(),
-        idempotency_key: String::new(),
-        confirm_duplicate: String::new(),
-        ..draft.clone()
-    };
-    format!(
-        "/richieste/nuova?{}",
-        serde_urlencoded::to_string(&typed).unwrap_or_default()
-    )
-}
-
-fn summary(draft: &Draft, files: usize) -> Markup {
+fn summary(pages: &Pages, draft: &Draft, files: usize) -> Markup {
     html! {
-        dl {
-            dt { "Motivo" } dd { (layout::motivo_label(draft.motivo().map_or(0, |m| m as i32))) }
+        dl.riepilogo {
+            dt { "Motivo" } dd { (labels::motivo_label(draft.motivo().map_or(0, |m| m as i32))) }
             dt { "Cittadino" } dd { (draft.codice_fiscale.to_uppercase()) }
-            dt { "Comune di residenza" } dd { (draft.comune_residenza.to_uppercase()) }
-            @if !draft.prestazione.is_empty() { dt { "Prestazione" } dd { (draft.prestazione) } }
+            dt { "Residenza" } dd {
+                (residence::describe(&pages.api.territory, &draft.comune_residenza).unwrap_or_else(|| draft.comune_residenza.to_uppercase()))
+            }
+            @if !draft.prestazione.is_empty() { dt { "Prestazione" } dd { (labels::topic_label(&draft.prestazione)) } }
             @if !draft.pratica_protocol_number.is_empty() { dt { "Pratica" } dd { (draft.pratica_protocol_number) } }
-            @if !draft.topic.is_empty() { dt { "Argomento" } dd { (draft.topic) } }
+            @if !draft.topic.is_empty() { dt { "Argomento" } dd { (labels::topic_label(&draft.topic)) } }
             dt { "Oggetto" } dd { (draft.subject) }
-            dt { "Testo" } dd style="white-space:pre-wrap" { (draft.body) }
+            dt { "Testo" } dd.testo { (draft.body) }
             dt { "Allegati" } dd { (files) }
         }
     }
@@ -281,6 +301,7 @@ fn hidden(draft: &Draft) -> Markup {
         ("motivo", &draft.motivo),
         ("codice_fiscale", &draft.codice_fiscale),
         ("comune_residenza", &draft.comune_residenza),
+        ("cerca", &draft.cerca),
         ("topic", &draft.topic),
         ("prestazione", &draft.prestazione),
         ("pratica_protocol_number", &draft.pratica_protocol_number),
@@ -313,18 +334,18 @@ pub async fn submit(
         Err(status) => {
             let duplicate = status.code() == tonic::Code::FailedPrecondition;
             let body = html! {
-                (layout::refusal(&status))
-                (summary(&draft, draft.request().attachment_ids.len()))
+                (Pages::refusal(&status))
+                (summary(&pages, &draft, draft.request().attachment_ids.len()))
                 @if duplicate {
                     form method="post" action="/richieste" {
                         (hidden(&draft))
                         input type="hidden" name="confirm_duplicate" value="si";
-                        button type="submit" { "Invia comunque" }
+                        button.btn.btn-primary type="submit" { "Invia comunque" }
                     }
                 }
-                p { a href=(edit_link(&draft)) { "Torna al modulo" } }
+                p.mt-3 { a href=(draft.link()) { "Torna al modulo" } }
             };
-            layout::page("Scrivi alla sede", Some(&session), body).into_response()
+            pages.page(&session, TITLE, HERE, body)
         }
     }
 }

@@ -1,17 +1,19 @@
-//! "Le mie richieste": the office's requests (the patronato's, for a supervisore), newest
-//! first, with filters and a page at a time.
+//! "Le mie richieste": the office's requests (the patronato's, for a supervisore, who can
+//! narrow them to one of its offices), newest first, with filters and a page at a time.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use combipat_platform::auth::Role;
 use combipat_proto::intake::v1::ListRequestsRequest;
 use combipat_proto::intake::v1::intake_server::Intake as _;
+use combipat_web::shell::{self, Input};
 use maud::html;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{Pages, layout};
+use super::{Pages, labels};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 pub struct Filters {
     #[serde(default)]
     stato: String,
@@ -19,6 +21,9 @@ pub struct Filters {
     motivo: String,
     #[serde(default)]
     codice_fiscale: String,
+    /// A supervisore's choice of one office of the patronato.
+    #[serde(default)]
+    sede: String,
     #[serde(default)]
     pagina: String,
 }
@@ -41,6 +46,7 @@ pub async fn page(
         Ok(session) => session,
         Err(response) => return *response,
     };
+    let supervisore = session.caller.principal.role == Role::Supervisore;
     let motivo = combipat_proto::common::v1::Motivo::from_str_name(&filters.motivo);
     let request = ListRequestsRequest {
         page_size: 25,
@@ -52,6 +58,11 @@ pub async fn page(
         },
         motivo: motivo.map(|motivo| vec![motivo as i32]).unwrap_or_default(),
         codice_fiscale: filters.codice_fiscale.trim().to_owned(),
+        patronato_office: if supervisore {
+            filters.sede.trim().to_uppercase()
+        } else {
+            String::new()
+        },
         ..ListRequestsRequest::default()
     };
     let outcome = pages
@@ -59,52 +70,69 @@ pub async fn page(
             api.list_requests(request).await
         })
         .await;
+    let stati: Vec<(String, String)> = STATI
+        .iter()
+        .map(|stato| ((*stato).to_owned(), labels::status_label(stato).to_owned()))
+        .collect();
+    let motivi: Vec<(String, String)> = labels::MOTIVI
+        .iter()
+        .map(|(code, label)| ((*code).to_owned(), (*label).to_owned()))
+        .collect();
+    let next = |token: &str| {
+        let next = Filters {
+            pagina: token.to_owned(),
+            ..filters.clone()
+        };
+        format!(
+            "/richieste?{}",
+            serde_urlencoded::to_string(next).unwrap_or_default()
+        )
+    };
     let body = html! {
-        form method="get" action="/richieste" class="riquadro" {
-            label for="stato" { "Stato" }
-            select id="stato" name="stato" {
-                option value="" { "Tutti" }
-                @for stato in STATI {
-                    option value=(stato) selected[filters.stato == stato] { (layout::status_label(stato)) }
+        form.filtri method="get" action="/richieste" aria-label="Filtri" {
+            div.row {
+                div.col-md-3 { (shell::select("stato", "Stato", &stati, &filters.stato, Some("Tutti"), false)) }
+                div.col-md-4 { (shell::select("motivo", "Motivo", &motivi, &filters.motivo, Some("Tutti"), false)) }
+                div.col-md-3 { (Input::new("codice_fiscale", "Codice fiscale").value(&filters.codice_fiscale).maxlength(16).render()) }
+                @if supervisore {
+                    div.col-md-2 { (Input::new("sede", "Sede del patronato").value(&filters.sede).maxlength(40)
+                        .hint("Per esempio INCA-MI-01; vuoto: tutte.").render()) }
                 }
             }
-            label for="motivo" { "Motivo" }
-            select id="motivo" name="motivo" {
-                option value="" { "Tutti" }
-                @for (code, label) in layout::MOTIVI {
-                    option value=(code) selected[filters.motivo == code] { (label) }
-                }
-            }
-            label for="codice_fiscale" { "Codice fiscale" }
-            input id="codice_fiscale" name="codice_fiscale" value=(filters.codice_fiscale);
-            button type="submit" { "Filtra" }
+            button.btn.btn-primary.mb-3 type="submit" { "Filtra" }
         }
         @match &outcome {
-            Err(status) => (layout::refusal(status)),
+            Err(status) => (Pages::refusal(status)),
             Ok(page) if page.requests.is_empty() => p { "Nessuna richiesta." },
             Ok(page) => {
-                table {
-                    thead { tr { th { "Protocollo" } th { "Inviata" } th { "Motivo" } th { "Cittadino" } th { "Oggetto" } th { "Stato" } th { "Sede" } } }
+                div.table-responsive { table.table.table-hover {
+                    caption.visually-hidden { "Le richieste, dalla più recente" }
+                    thead { tr {
+                        th scope="col" { "Protocollo" } th scope="col" { "Inviata" } th scope="col" { "Motivo" }
+                        th scope="col" { "Cittadino" } th scope="col" { "Oggetto" } th scope="col" { "Stato" }
+                        @if supervisore { th scope="col" { "Sede del patronato" } }
+                        th scope="col" { "Sede INPS" }
+                    } }
                     tbody {
                         @for entry in &page.requests {
                             tr {
                                 td { a href={ "/richieste/" (entry.request_id) } { (entry.protocol_number) } }
-                                td { (layout::rome(entry.submitted_at.as_ref())) }
-                                td { (layout::motivo_label(entry.motivo)) }
+                                td { (shell::rome(entry.submitted_at.as_ref())) }
+                                td { (labels::motivo_label(entry.motivo)) }
                                 td { (entry.codice_fiscale) }
                                 td { (entry.subject) }
-                                td { (layout::status_label(&entry.status)) }
+                                td { (labels::status_label(&entry.status)) }
+                                @if supervisore { td { (entry.patronato_office) } }
                                 td { (entry.office_code) }
                             }
                         }
                     }
-                }
+                } }
                 @if !page.next_page_token.is_empty() {
-                    p { a href={ "/richieste?stato=" (filters.stato) "&motivo=" (filters.motivo)
-                        "&codice_fiscale=" (filters.codice_fiscale) "&pagina=" (page.next_page_token) } { "Pagina successiva →" } }
+                    p { a href=(next(&page.next_page_token)) { "Pagina successiva →" } }
                 }
             }
         }
     };
-    layout::page("Le mie richieste", Some(&session), body).into_response()
+    pages.page(&session, "Le mie richieste", "/richieste", body)
 }

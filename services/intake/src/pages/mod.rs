@@ -1,55 +1,83 @@
-//! The operator's pages, in Italian and usable without JavaScript, served by intake beside
-//! its API: "Scrivi alla sede" (the form), "Le mie richieste" (the list) and each request's
-//! page. Every page works through the same API methods (and token check) as gRPC and JSON,
-//! so a page can do nothing the API would refuse.
-//!
-//! The bearer token comes from the identity provider in front of intake (the Authorization
-//! header) or, for local use, from the development sign-in, which signs a token for a demo
-//! operator with the development key and keeps it in a cookie.
+//! The operator's pages, in Italian, in the public administration's design (Bootstrap
+//! Italia, served by intake itself) and usable without JavaScript, on the shared web crate
+//! (`combipat_web`: frame, sign-in, CSRF and security headers): "Scrivi alla sede" (the
+//! form, the comune chosen by name), "Le mie richieste" (the list), each request's page and
+//! "Notifiche". Every page works through the same API methods (and token check) as gRPC and
+//! JSON, so a page can do nothing the API would refuse.
 
 mod detail;
 mod form;
-mod layout;
+mod labels;
 mod list;
 mod notices;
-mod signin;
+mod residence;
+mod upload;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
-use combipat_platform::auth::{AuthInterceptor, Principal};
-use serde::Deserialize;
-use tonic::service::Interceptor as _;
+use combipat_platform::auth::{AuthInterceptor, Role};
+use combipat_web::{Caller, DemoPerson, NavItem, Page, PageSettings, Site, SiteConfig};
 
 use crate::api::IntakeApi;
 
-const SESSION_COOKIE: &str = "combipat_sessione";
+const PEOPLE: &[DemoPerson] = &[
+    DemoPerson {
+        subject: "mario.rossi",
+        role: Role::Operatore,
+        patronato: Some("INCA"),
+        patronato_office: Some("INCA-MI-01"),
+        inps_office: None,
+        description: "operatore INCA, sede di Milano",
+    },
+    DemoPerson {
+        subject: "giulia.bianchi",
+        role: Role::Operatore,
+        patronato: Some("INCA"),
+        patronato_office: Some("INCA-TO-02"),
+        inps_office: None,
+        description: "operatrice INCA, sede di Torino",
+    },
+    DemoPerson {
+        subject: "luca.verdi",
+        role: Role::Operatore,
+        patronato: Some("ACLI"),
+        patronato_office: Some("ACLI-RM-1"),
+        inps_office: None,
+        description: "operatore ACLI, sede di Roma",
+    },
+    DemoPerson {
+        subject: "anna.neri",
+        role: Role::Supervisore,
+        patronato: Some("INCA"),
+        patronato_office: None,
+        inps_office: None,
+        description: "supervisore INCA, tutte le sedi",
+    },
+];
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PageSettings {
-    /// Offer the development sign-in (a choice of demo operators). Never in production.
-    pub dev_sign_in: bool,
-    /// The private key the development sign-in signs with.
-    pub dev_signing_key_path: String,
-}
+const SITE: SiteConfig = SiteConfig {
+    tagline: "Scrivi alla sede INPS",
+    home: "/richieste",
+    cookie: "combipat_sessione",
+    people: PEOPLE,
+    sign_in_hint: "Accedi attraverso il sistema di identità del tuo patronato.",
+};
 
 #[derive(Clone)]
 pub struct Pages {
     api: Arc<IntakeApi>,
-    auth: AuthInterceptor,
-    settings: Arc<PageSettings>,
+    site: Site,
     notifier: crate::notifier_client::Notifier,
 }
 
-/// The signed-in caller of a page.
+/// The signed-in caller of a page, with their unread notices (`None` when notifier did not
+/// answer: the pages work without it).
 pub struct Session {
-    token: String,
-    principal: Principal,
-    /// The unread notices, shown on every page; `None` when notifier did not answer.
+    caller: Caller,
     unread: Option<u32>,
 }
 
@@ -62,17 +90,13 @@ impl Pages {
     ) -> Self {
         Self {
             api,
-            auth,
-            settings: Arc::new(settings),
+            site: Site::new(SITE, settings, auth),
             notifier,
         }
     }
 
     pub fn routes(self) -> Router {
-        Router::new()
-            .route("/", get(|| async { Redirect::to("/richieste") }))
-            .route("/accedi", get(signin::page).post(signin::sign_in))
-            .route("/esci", post(signin::sign_out))
+        let pages = Router::new()
             .route("/richieste", get(list::page).post(form::submit))
             .route("/richieste/nuova", get(form::page))
             .route("/richieste/anteprima", post(form::preview))
@@ -88,59 +112,15 @@ impl Pages {
                 combipat_platform::files::MAX_PER_MESSAGE * crate::attachments::MAX_BYTES
                     + 1024 * 1024,
             ))
-            .with_state(self)
+            .with_state(self.clone());
+        Site::secure(pages.merge(self.site.routes()))
     }
 
-    /// The caller, from the identity provider's header or the sign-in cookie, with their
-    /// unread notices; a page that needs one sends the others to sign in.
+    /// The caller, with their unread notices; anyone else is sent to sign in.
     async fn session(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
-        let mut session = self.verified(headers)?;
-        session.unread = self.notifier.unread(&session.token).await;
-        Ok(session)
-    }
-
-    fn verified(&self, headers: &HeaderMap) -> Result<Session, Box<Response>> {
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::to_owned)
-            .or_else(|| cookie(headers, SESSION_COOKIE));
-        let Some(token) = token else {
-            return Err(Box::new(self.sign_in_first()));
-        };
-        let mut metadata = tonic::metadata::MetadataMap::new();
-        if let Ok(value) = format!("Bearer {token}").parse() {
-            metadata.insert("authorization", value);
-        }
-        let mut auth = self.auth.clone();
-        match auth.call(tonic::Request::from_parts(metadata, Default::default(), ())) {
-            Ok(checked) => match checked.extensions().get::<Principal>() {
-                Some(principal) => Ok(Session {
-                    token,
-                    principal: principal.clone(),
-                    unread: None,
-                }),
-                None => Err(Box::new(self.sign_in_first())),
-            },
-            Err(_) => Err(Box::new(self.sign_in_first())),
-        }
-    }
-
-    fn sign_in_first(&self) -> Response {
-        if self.settings.dev_sign_in {
-            Redirect::to("/accedi").into_response()
-        } else {
-            (
-                StatusCode::UNAUTHORIZED,
-                layout::page(
-                    "Accesso richiesto",
-                    None,
-                    maud::html! { p { "Accedi attraverso il sistema di identità del tuo patronato." } },
-                ),
-            )
-                .into_response()
-        }
+        let caller = self.site.caller(headers)?;
+        let unread = self.notifier.unread(&caller.token).await;
+        Ok(Session { caller, unread })
     }
 
     /// Calls an API method as the signed-in caller, through the same token check as gRPC.
@@ -154,31 +134,41 @@ impl Pages {
         F: FnOnce(Arc<IntakeApi>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Resp>, tonic::Status>>,
     {
-        let mut metadata = tonic::metadata::MetadataMap::new();
-        let value = format!("Bearer {}", session.token)
-            .parse()
-            .map_err(|_| tonic::Status::unauthenticated("the session token is not valid"))?;
-        metadata.insert("authorization", value);
-        let mut auth = self.auth.clone();
-        let (metadata, extensions, ()) = auth
-            .call(tonic::Request::from_parts(metadata, Default::default(), ()))?
-            .into_parts();
-        method(
-            Arc::clone(&self.api),
-            tonic::Request::from_parts(metadata, extensions, message),
-        )
-        .await
-        .map(tonic::Response::into_inner)
+        self.site
+            .call(&self.api, &session.caller, message, method)
+            .await
     }
-}
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+    /// A page in the frame, with the navigation and the caller's unread count.
+    fn page(&self, session: &Session, title: &str, current: &str, body: maud::Markup) -> Response {
+        use axum::response::IntoResponse as _;
+        let principal = &session.caller.principal;
+        let notices = match session.unread.filter(|unread| *unread > 0) {
+            Some(unread) => format!("Notifiche ({unread})"),
+            None => "Notifiche".to_owned(),
+        };
+        let mut nav = Vec::new();
+        if principal.role == Role::Operatore {
+            nav.push(NavItem::new("/richieste/nuova", "Scrivi alla sede"));
+        }
+        nav.push(NavItem::new("/richieste", "Le mie richieste"));
+        nav.push(NavItem::new("/notifiche", notices));
+        let who = principal
+            .patronato_office
+            .clone()
+            .or_else(|| principal.patronato.clone())
+            .unwrap_or_default();
+        self.site
+            .page(
+                Page::new(title)
+                    .caller(&session.caller, who)
+                    .nav(nav, current),
+                body,
+            )
+            .into_response()
+    }
+
+    fn refusal(status: &tonic::Status) -> maud::Markup {
+        combipat_web::shell::refusal(status, |field| labels::field_label(field).to_owned())
+    }
 }

@@ -4,10 +4,11 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use combipat_web::shell;
 use maud::html;
 use serde::Deserialize;
 
-use super::{Pages, layout};
+use super::Pages;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct Paging {
@@ -24,38 +25,41 @@ pub async fn page(
         Ok(session) => session,
         Err(response) => return *response,
     };
-    let outcome = pages.notifier.list(&session.token, &paging.pagina).await;
+    let outcome = pages
+        .notifier
+        .list(&session.caller.token, &paging.pagina)
+        .await;
     let body = html! {
         @match &outcome {
             Err(status) => {
-                div.errore role="alert" { p { "Le notifiche non sono disponibili in questo momento: riprova tra poco." } }
-                p { small { (status.message()) } }
+                (shell::alert("danger", html! { "Le notifiche non sono disponibili in questo momento: riprova tra poco." }))
+                p.small { (shell::status_heading(status)) }
             }
             Ok(list) if list.notifications.is_empty() => p { "Nessuna notifica." },
             Ok(list) => {
-                form method="post" action="/notifiche/lette" {
-                    button type="submit" { "Segna tutte come lette" }
+                form.mb-4 method="post" action="/notifiche/lette" {
+                    button.btn.btn-outline-primary type="submit" { "Segna tutte come lette" }
                 }
                 @for notice in &list.notifications {
-                    div.riquadro.avviso[notice.action_needed] {
-                        p {
-                            strong { (notice.title) }
-                            @if !notice.read { " · " em { "da leggere" } }
-                            @if notice.action_needed { " · " strong { "richiede un'azione" } }
+                    div.card.card-bg.mb-3.riquadro.border-warning[notice.action_needed] { div.card-body {
+                        h2.h5.card-title {
+                            (notice.title)
+                            @if !notice.read { " " span.badge.bg-primary { "da leggere" } }
+                            @if notice.action_needed { " " span.badge.bg-warning.text-dark { "richiede un'azione" } }
                         }
-                        p { (notice.text) }
-                        p {
-                            small { (layout::rome(notice.created_at.as_ref())) }
+                        p.card-text { (notice.text) }
+                        p.small {
+                            (shell::rome(notice.created_at.as_ref()))
                             @if !notice.request_id.is_empty() {
                                 " · " a href={ "/richieste/" (notice.request_id) } { "Apri la richiesta " (notice.protocol_number) }
                             }
                         }
                         @if !notice.read {
                             form method="post" action={ "/notifiche/" (notice.id) "/letta" } {
-                                button type="submit" aria-label={ "Segna come letta: " (notice.title) } { "Segna come letta" }
+                                button.btn.btn-sm.btn-outline-primary type="submit" aria-label={ "Segna come letta: " (notice.title) } { "Segna come letta" }
                             }
                         }
-                    }
+                    } }
                 }
                 @if !list.next_page_token.is_empty() {
                     p { a href={ "/notifiche?pagina=" (list.next_page_token) } { "Pagina successiva →" } }
@@ -63,7 +67,7 @@ pub async fn page(
             }
         }
     };
-    layout::page("Notifiche", Some(&session), body).into_response()
+    pages.page(&session, "Notifiche", "/notifiche", body)
 }
 
 pub async fn mark_one(
@@ -75,11 +79,9 @@ pub async fn mark_one(
         Ok(session) => session,
         Err(response) => return *response,
     };
-    match pages.notifier.mark_read(&session.token, &id).await {
+    match pages.notifier.mark_read(&session.caller.token, &id).await {
         Ok(()) => Redirect::to("/notifiche").into_response(),
-        Err(status) => {
-            layout::page("Notifiche", Some(&session), layout::refusal(&status)).into_response()
-        }
+        Err(status) => pages.page(&session, "Notifiche", "/notifiche", Pages::refusal(&status)),
     }
 }
 
@@ -88,10 +90,8 @@ pub async fn mark_all(State(pages): State<Pages>, headers: HeaderMap) -> Respons
         Ok(session) => session,
         Err(response) => return *response,
     };
-    match pages.notifier.mark_all_read(&session.token).await {
+    match pages.notifier.mark_all_read(&session.caller.token).await {
         Ok(()) => Redirect::to("/notifiche").into_response(),
-        Err(status) => {
-            layout::page("Notifiche", Some(&session), layout::refusal(&status)).into_response()
-        }
+        Err(status) => pages.page(&session, "Notifiche", "/notifiche", Pages::refusal(&status)),
     }
 }
