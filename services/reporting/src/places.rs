@@ -55,12 +55,10 @@ impl Places {
         &self.provinces
     }
 
-    /// A comune of `province` (for the demo history and the tests).
-    pub fn comune_in(&self, province: &str) -> Option<&str> {
+    /// Every active comune: (Belfiore code, region, province), in no particular order.
+    pub fn comuni(&self) -> impl Iterator<Item = (&str, &str, &str)> {
         self.comuni
             .iter()
-            .filter(|(_, (_, of))| of == province)
-            .map(|(code, _)| code.as_str())
-            .min()
+            .map(|(code, (region, province))| (code.as_str(), region.as_str(), province.as_str()))
     }
 }

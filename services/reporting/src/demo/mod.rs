@@ -108,13 +108,40 @@ pub struct Profile {
     pub now: DateTime<Utc>,
 }
 
+/// A province as the generator sends requests from it: its comuni (sorted, so that a seed
+/// decides the same ones) and its offices (the sede, and an agenzia per 30 comuni, about 450
+/// in all): a comune's requests go to one of them.
+struct Province {
+    region: String,
+    sigla: String,
+    comuni: Vec<String>,
+    offices: Vec<OfficeRef>,
+}
+
 /// A deterministic generator of stories.
-pub struct Generator<'a> {
-    places: &'a Places,
+pub struct Generator {
     rng: fastrand::Rng,
-    provinces: Vec<(String, Vec<String>)>,
+    provinces: Vec<Province>,
+    /// Region (with its provinces' indices, weighted by their comuni), by population.
+    regions: Vec<((String, Vec<(usize, u32)>), u32)>,
     sla: SlaPolicy,
     counter: u64,
+}
+
+const COMUNI_PER_AGENZIA: usize = 30;
+
+fn agenzia_of(province: &str, region: &str, number: usize) -> OfficeRef {
+    let sede = office_of(province, region);
+    OfficeRef {
+        code: format!("AG-{province}-{number}"),
+        name: format!(
+            "Agenzia territoriale {number} di {}",
+            province_name(province).unwrap_or(province)
+        ),
+        kind: "agenzia".to_owned(),
+        parent_code: sede.code.clone(),
+        ..sede
+    }
 }
 
 fn pick<'t, T>(rng: &mut fastrand::Rng, weighted: &'t [(T, u32)]) -> &'t T {
@@ -193,19 +220,57 @@ fn request_id(at: DateTime<Utc>, counter: u64) -> Uuid {
     Uuid::from_u128((millis << 80) | (7 << 76) | (2 << 62) | u128::from(counter & ((1 << 62) - 1)))
 }
 
-impl<'a> Generator<'a> {
-    pub fn new(places: &'a Places, seed: u64) -> Self {
-        let mut provinces: Vec<(String, Vec<String>)> = Vec::new();
-        for (region, province) in places.provinces() {
-            match provinces.iter_mut().find(|(of, _)| of == region) {
-                Some((_, list)) => list.push(province.clone()),
-                None => provinces.push((region.clone(), vec![province.clone()])),
-            }
+impl Generator {
+    pub fn new(places: &Places, seed: u64) -> Self {
+        let mut provinces: Vec<Province> = Vec::new();
+        for (region, sigla) in places.provinces() {
+            let mut comuni: Vec<String> = places
+                .comuni()
+                .filter(|(_, _, of)| of == sigla)
+                .map(|(code, _, _)| code.to_owned())
+                .collect();
+            comuni.sort();
+            let mut offices = vec![office_of(sigla, region)];
+            offices.extend(
+                (1..=comuni.len() / COMUNI_PER_AGENZIA)
+                    .map(|number| agenzia_of(sigla, region, number)),
+            );
+            provinces.push(Province {
+                region: region.clone(),
+                sigla: sigla.clone(),
+                comuni,
+                offices,
+            });
         }
+        let regions = POPULATION
+            .iter()
+            .map(|(region, millions)| {
+                let within: Vec<(usize, u32)> = provinces
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, province)| province.region == *region)
+                    .map(|(index, province)| {
+                        (
+                            index,
+                            u32::try_from(province.comuni.len())
+                                .unwrap_or(u32::MAX)
+                                .max(1),
+                        )
+                    })
+                    .collect();
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "small weights"
+                )]
+                let weight = (millions * 100.0) as u32;
+                (((*region).to_owned(), within), weight)
+            })
+            .collect();
         Self {
-            places,
             rng: fastrand::Rng::with_seed(seed),
             provinces,
+            regions,
             sla: SlaPolicy::default(),
             counter: 0,
         }
@@ -214,10 +279,14 @@ impl<'a> Generator<'a> {
     /// Every office the stories can name (for the labels).
     pub fn offices(&self) -> Vec<OfficeRef> {
         let mut offices = vec![office_of(ABROAD, ABROAD)];
-        for (region, provinces) in &self.provinces {
+        for region in crate::labels::REGIONS {
             offices.push(fallback_of(region));
-            offices.extend(provinces.iter().map(|province| office_of(province, region)));
         }
+        offices.extend(
+            self.provinces
+                .iter()
+                .flat_map(|province| province.offices.iter().cloned()),
+        );
         offices
     }
 
@@ -245,42 +314,22 @@ impl<'a> Generator<'a> {
     /// One request sent on `day`.
     pub fn story(&mut self, day: NaiveDate, now: DateTime<Utc>) -> Story {
         let rng = &mut self.rng;
-        let weights: Vec<(&str, u32)> = POPULATION
-            .iter()
-            .map(|(region, millions)| {
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    clippy::cast_sign_loss,
-                    reason = "small weights"
-                )]
-                let weight = (millions * 100.0) as u32;
-                (*region, weight)
-            })
-            .collect();
-        let region = (*pick(rng, &weights)).to_owned();
-        let (province, comune) = if region == ABROAD {
+        let (region, within) = pick(rng, &self.regions);
+        let (province, comune, routed_to) = if region == ABROAD {
+            let state = ["Z133", "Z401", "Z103", "Z110", "Z112"][rng.usize(0..5)];
             (
                 ABROAD.to_owned(),
-                ["Z133", "Z401", "Z103", "Z110", "Z112"][rng.usize(0..5)].to_owned(),
+                state.to_owned(),
+                office_of(ABROAD, ABROAD),
             )
         } else {
-            let provinces = self
-                .provinces
-                .iter()
-                .find(|(of, _)| *of == region)
-                .map(|(_, list)| list.clone())
-                .unwrap_or_default();
-            let province = provinces[rng
-                .usize(0..provinces.len().max(1))
-                .min(provinces.len().saturating_sub(1))]
-            .clone();
-            let comune = self
-                .places
-                .comune_in(&province)
-                .unwrap_or_default()
-                .to_owned();
-            (province, comune)
+            let province = &self.provinces[*pick(rng, within)];
+            let at = rng.usize(0..province.comuni.len().max(1));
+            let comune = province.comuni.get(at).cloned().unwrap_or_default();
+            let office = province.offices[at % province.offices.len().max(1)].clone();
+            (province.sigla.clone(), comune, office)
         };
+        let region = region.clone();
         let patronato = *pick(rng, &PATRONATI);
         let topic = *pick(rng, &TOPICS);
         let motivo = *pick(rng, &[(1i16, 30), (2, 25), (3, 45)]);
@@ -291,7 +340,7 @@ impl<'a> Generator<'a> {
         let office = if unroutable {
             fallback_of(&region)
         } else {
-            office_of(&province, &region)
+            routed_to
         };
         let calendar = OfficeCalendar::with_patron_day(&office.patron_day);
         let due_at = self.sla.deadline_at(submitted_at, &calendar).due_at;
@@ -331,20 +380,17 @@ impl<'a> Generator<'a> {
             answer = answer.max(Self::later(replied, 1.0 + self.rng.f64() * 4.0));
         }
         if !unroutable && province != ABROAD && self.rng.u32(0..100) < 3 {
-            let siblings = self
-                .provinces
+            let within = self
+                .regions
                 .iter()
-                .find(|(of, _)| *of == region)
-                .map(|(_, list)| list.clone())
-                .unwrap_or_default();
-            let to = siblings[self
-                .rng
-                .usize(0..siblings.len().max(1))
-                .min(siblings.len().saturating_sub(1))]
-            .clone();
-            if to != province {
+                .find(|((of, _), _)| *of == region)
+                .map(|((_, within), _)| within);
+            let target =
+                within.and_then(|within| within.get(self.rng.usize(0..within.len().max(1))));
+            let to = target.map(|(index, _)| self.provinces[*index].offices[0].clone());
+            if let Some(to) = to.filter(|to| to.code != story.office.code) {
                 let when = Self::later(submitted_at, days * 0.2);
-                story.transfer = Some((when, office_of(&to, &region)));
+                story.transfer = Some((when, to));
                 answer = answer.max(Self::later(when, 1.0));
             }
         }

@@ -72,29 +72,32 @@ fn members(summary: &Summary, office: &str) -> [(Dim, String); 10] {
     ]
 }
 
-fn put(
-    into: &mut Cells,
-    summary: &Summary,
-    office: &str,
-    day: NaiveDate,
-    measures: &Measures,
-    sign: i64,
-) {
+/// What one request adds to each cell it counts in: counts, and for an answer the buckets of
+/// its time (added in place: no histogram is built per request).
+struct Part {
+    counts: Measures,
+    time: Option<(usize, usize)>,
+}
+
+fn put(into: &mut Cells, summary: &Summary, office: &str, day: NaiveDate, part: &Part, sign: i64) {
     let month = day.with_day(1).unwrap_or(day);
     for (dim, key) in members(summary, office) {
-        for (span, day) in [(Span::Day, day), (Span::Month, month)] {
+        for (span, day, key) in [(Span::Day, day, key.clone()), (Span::Month, month, key)] {
             let cell = into
                 .entry(CellKey {
                     dim,
                     span,
-                    key: key.clone(),
+                    key,
                     day,
                 })
                 .or_default();
             if sign > 0 {
-                cell.add(measures);
+                cell.add(&part.counts);
             } else {
-                cell.subtract(measures);
+                cell.subtract(&part.counts);
+            }
+            if let Some((calendar, business)) = part.time {
+                cell.count_time(calendar, business, sign);
             }
         }
     }
@@ -110,13 +113,16 @@ pub fn contribute(fact: &Fact, sign: i64, into: &mut Cells) {
         .as_ref()
         .map_or("", |office| office.code.as_str());
 
-    let cohort = Measures {
-        received: 1,
-        unroutable: i64::from(fact.unroutable),
-        solleciti: i64::from(fact.solleciti),
-        transfers: i64::try_from(fact.detail.transfers.len()).unwrap_or(i64::MAX),
-        info_requests: i64::try_from(fact.detail.info_requests.len()).unwrap_or(i64::MAX),
-        ..Measures::default()
+    let cohort = Part {
+        counts: Measures {
+            received: 1,
+            unroutable: i64::from(fact.unroutable),
+            solleciti: i64::from(fact.solleciti),
+            transfers: i64::try_from(fact.detail.transfers.len()).unwrap_or(i64::MAX),
+            info_requests: i64::try_from(fact.detail.info_requests.len()).unwrap_or(i64::MAX),
+            ..Measures::default()
+        },
+        time: None,
     };
     put(
         into,
@@ -128,9 +134,12 @@ pub fn contribute(fact: &Fact, sign: i64, into: &mut Cells) {
     );
 
     if let Some(resolved_at) = fact.resolved_at() {
-        let resolved = Measures {
-            resolved: 1,
-            ..Measures::default()
+        let resolved = Part {
+            counts: Measures {
+                resolved: 1,
+                ..Measures::default()
+            },
+            time: None,
         };
         put(
             into,
@@ -159,16 +168,19 @@ pub fn contribute(fact: &Fact, sign: i64, into: &mut Cells) {
         let business_days =
             calendar.business_days_between(rome_date(summary.submitted_at), rome_date(answer.at));
         let deadline = fact.deadline_of_first_answer();
-        let mut answered = Measures {
-            answered: 1,
-            within_15_days: i64::from(
-                answer.at < combipat_domain::sollecito::possible_from(summary.submitted_at, None),
-            ),
-            with_deadline: i64::from(deadline.is_some()),
-            within_deadline: i64::from(deadline.is_some_and(|due| answer.at <= due)),
-            ..Measures::default()
+        let answered = Part {
+            counts: Measures {
+                answered: 1,
+                within_15_days: i64::from(
+                    answer.at
+                        < combipat_domain::sollecito::possible_from(summary.submitted_at, None),
+                ),
+                with_deadline: i64::from(deadline.is_some()),
+                within_deadline: i64::from(deadline.is_some_and(|due| answer.at <= due)),
+                ..Measures::default()
+            },
+            time: Some((calendar_bucket(minutes), business_bucket(business_days))),
         };
-        answered.count_time(calendar_bucket(minutes), business_bucket(business_days));
         put(into, summary, office, rome_date(answer.at), &answered, sign);
     }
 
@@ -178,10 +190,13 @@ pub fn contribute(fact: &Fact, sign: i64, into: &mut Cells) {
             (_, Some(answer)) if !answer.office.is_empty() => answer.office.as_str(),
             _ => current,
         };
-        let rated = Measures {
-            ratings: 1,
-            rating_sum: i64::from(rating.value),
-            ..Measures::default()
+        let rated = Part {
+            counts: Measures {
+                ratings: 1,
+                rating_sum: i64::from(rating.value),
+                ..Measures::default()
+            },
+            time: None,
         };
         put(into, summary, office, rome_date(rating.at), &rated, sign);
     }

@@ -70,15 +70,22 @@ impl Measures {
         self.combine(other, -1);
     }
 
-    /// One more value in a histogram bucket.
-    pub fn count_time(&mut self, calendar_bucket: usize, business_bucket: usize) {
-        self.calendar.resize(CALENDAR_BUCKETS, 0);
-        self.business.resize(BUSINESS_BUCKETS, 0);
-        if let Some(count) = self.calendar.get_mut(calendar_bucket) {
-            *count += 1;
-        }
-        if let Some(count) = self.business.get_mut(business_bucket) {
-            *count += 1;
+    /// One value more (`by` 1) or less (-1) in each histogram: its calendar and business
+    /// buckets.
+    pub fn count_time(&mut self, calendar_bucket: usize, business_bucket: usize, by: i64) {
+        for (histogram, len, bucket) in [
+            (&mut self.calendar, CALENDAR_BUCKETS, calendar_bucket),
+            (&mut self.business, BUSINESS_BUCKETS, business_bucket),
+        ] {
+            if histogram.is_empty() {
+                histogram.resize(len, 0);
+            }
+            if let Some(count) = histogram.get_mut(bucket) {
+                *count += by;
+            }
+            if by < 0 && histogram.iter().all(|count| *count == 0) {
+                histogram.clear();
+            }
         }
     }
 
@@ -121,7 +128,7 @@ mod tests {
             answered: 1,
             ..Measures::default()
         };
-        one.count_time(3, 2);
+        one.count_time(3, 2, 1);
         let mut sum = Measures::default();
         sum.add(&one);
         sum.add(&one);
