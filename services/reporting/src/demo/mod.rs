@@ -118,12 +118,16 @@ struct Province {
     offices: Vec<OfficeRef>,
 }
 
+/// A region with its provinces (their indices, weighted by their comuni), weighted by its
+/// population.
+type Weighted = ((String, Vec<(usize, u32)>), u32);
+
 /// A deterministic generator of stories.
 pub struct Generator {
     rng: fastrand::Rng,
     provinces: Vec<Province>,
     /// Region (with its provinces' indices, weighted by their comuni), by population.
-    regions: Vec<((String, Vec<(usize, u32)>), u32)>,
+    regions: Vec<Weighted>,
     sla: SlaPolicy,
     counter: u64,
 }
