@@ -3,6 +3,7 @@
 mod api;
 mod attachments;
 mod calendar_change;
+mod console;
 mod consumer;
 mod escalation;
 mod http;
@@ -76,7 +77,14 @@ impl ServiceDefinition for Service {
             files: combipat_platform::files::FileStore::new(&own.attachments)
                 .map_err(|error| anyhow::anyhow!("attachments.*: {error:#}"))?,
         });
-        let http = http::routes(Arc::clone(&api), context.auth_interceptor())?;
+        let console = console::Console::new(
+            Arc::clone(&api),
+            context.auth_interceptor(),
+            own.pages,
+            &own.router,
+        )?;
+        let http =
+            http::routes(Arc::clone(&api), context.auth_interceptor())?.merge(console.routes());
         let grpc = InterceptedService::new(
             OfficeQueueServer::from_arc(api)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

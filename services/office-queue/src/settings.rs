@@ -9,4 +9,6 @@ pub struct OfficeQueueSettings {
     pub sla: combipat_domain::sla::SlaPolicy,
     pub attachments: combipat_platform::files::FileStoreSettings,
     pub rate_limit: combipat_platform::rate_limit::RateLimitSettings,
+    /// The office console's pages (`console/`).
+    pub pages: combipat_web::PageSettings,
 }
