@@ -54,7 +54,7 @@ impl Codec for RawCodec {
 /// `token`'s bearer; the response's bytes or the status.
 pub async fn raw_call(
     channel: Channel,
-    path: &'static str,
+    path: &str,
     message: Vec<u8>,
     token: &str,
 ) -> Result<Vec<u8>, Status> {
@@ -66,7 +66,8 @@ pub async fn raw_call(
         .map_err(|error| Status::invalid_argument(error.to_string()))?;
     grpc.unary(
         request,
-        http::uri::PathAndQuery::from_static(path),
+        http::uri::PathAndQuery::try_from(path.to_owned())
+            .map_err(|error| Status::invalid_argument(format!("{path}: {error}")))?,
         RawCodec,
     )
     .await

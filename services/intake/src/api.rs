@@ -5,10 +5,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use combipat_domain::Territory;
 use combipat_platform::ApiError;
+use combipat_platform::audit;
 use combipat_platform::auth::{Principal, Role, principal};
 use combipat_platform::error::request_id;
 use combipat_platform::grpc_client::authorization;
-use combipat_platform::audit;
 use combipat_platform::rate_limit::RateLimiter;
 use combipat_platform::time::to_timestamp;
 use combipat_proto::common::v1::{

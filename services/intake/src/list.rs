@@ -93,6 +93,10 @@ pub async fn page(
         request.submitted_to.as_ref(),
         &mut violations,
     );
+    let statuses =
+        combipat_platform::bounds::filter_values("status", &request.status, &mut violations);
+    let motivi =
+        combipat_platform::bounds::filter_values("motivo", &request.motivo, &mut violations);
     let after = cursor(&request.page_token).unwrap_or_else(|()| {
         violations.push(Violation::new(
             "page_token",
@@ -127,17 +131,14 @@ pub async fn page(
             .push(" AND patronato_office = ")
             .push_bind(office_filter.to_owned());
     }
-    if !request.status.is_empty() {
+    if !statuses.is_empty() {
         query
             .push(" AND status = ANY(")
-            .push_bind(&request.status)
+            .push_bind(statuses)
             .push(")");
     }
-    if !request.motivo.is_empty() {
-        query
-            .push(" AND motivo = ANY(")
-            .push_bind(&request.motivo)
-            .push(")");
+    if !motivi.is_empty() {
+        query.push(" AND motivo = ANY(").push_bind(motivi).push(")");
     }
     if let Some(from) = from {
         query.push(" AND submitted_at >= ").push_bind(from);

@@ -52,13 +52,9 @@ async fn every_read_of_a_citizens_request_is_recorded_and_an_admin_lists_them() 
     )
     .await
     .unwrap();
-    let audit = || ReadAuditClient::new(
-        combipat_testkit::grpc_channel(harness.service.grpc_addr)
-            .await
-            .unwrap(),
-    );
+    let audit = ReadAuditClient::new(grpc_channel(harness.service.grpc_addr).await.unwrap());
     let reads = |request: ListReadsRequest, token: String| {
-        let mut client = audit();
+        let mut client = audit.clone();
         async move {
             client
                 .list_reads(with_token(request, &token).unwrap())
@@ -147,10 +143,15 @@ async fn every_read_of_a_citizens_request_is_recorded_and_an_admin_lists_them() 
             ),
         ]
     );
-    assert!(listed.reads.iter().all(|read| read.request_id == filed.request_id
-        && read.codice_fiscale == CITIZEN
-        && read.service == "intake"
-        && read.at.is_some()));
+    assert!(
+        listed
+            .reads
+            .iter()
+            .all(|read| read.request_id == filed.request_id
+                && read.codice_fiscale == CITIZEN
+                && read.service == "intake"
+                && read.at.is_some())
+    );
 
     // By reader, a page at a time.
     let first = reads(
@@ -183,7 +184,9 @@ async fn every_read_of_a_citizens_request_is_recorded_and_an_admin_lists_them() 
         let refused = reads(by_citizen.clone(), token).await.unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied);
     }
-    let bad = reads(ListReadsRequest::default(), admin()).await.unwrap_err();
+    let bad = reads(ListReadsRequest::default(), admin())
+        .await
+        .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert_eq!(common::fields(&bad), ["codice_fiscale"]);
 

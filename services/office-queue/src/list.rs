@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::items::{COLUMNS, ItemRow};
 use crate::priority::{push_score, push_sla_condition};
+use combipat_platform::bounds::filter_values;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -128,8 +129,10 @@ pub async fn page(
     let limit = page_size(request.page_size)?;
     let as_of = cursor.as_of(now);
     let mut violations = Vec::new();
-    if let Some(bad) = request
-        .status
+    let statuses = filter_values("status", &request.status, &mut violations);
+    let motivi = filter_values("motivo", &request.motivo, &mut violations);
+    let sla_states = filter_values("sla_state", &request.sla_state, &mut violations);
+    if let Some(bad) = statuses
         .iter()
         .find(|status| !STATUSES.contains(&status.as_str()))
     {
@@ -147,12 +150,17 @@ pub async fn page(
             )])
         })?),
     };
+    if motivi
+        .iter()
+        .any(|motivo| combipat_proto::common::v1::Motivo::try_from(*motivo).is_err())
+    {
+        violations.push(Violation::new("motivo", "holds an unknown motivo"));
+    }
     if !violations.is_empty() {
         return Err(ApiError::InvalidArgument(violations));
     }
 
-    let sla_states = request
-        .sla_state
+    let sla_states = sla_states
         .iter()
         .map(|state| {
             SlaState::try_from(*state).map_err(|_| {
@@ -201,17 +209,14 @@ pub async fn page(
         }
         query.push(")");
     }
-    if !request.status.is_empty() {
+    if !statuses.is_empty() {
         query
             .push(" AND status = ANY(")
-            .push_bind(&request.status)
+            .push_bind(statuses)
             .push(")");
     }
-    if !request.motivo.is_empty() {
-        query
-            .push(" AND motivo = ANY(")
-            .push_bind(&request.motivo)
-            .push(")");
+    if !motivi.is_empty() {
+        query.push(" AND motivo = ANY(").push_bind(motivi).push(")");
     }
     if !request.topic.is_empty() {
         query.push(" AND topic = ").push_bind(&request.topic);

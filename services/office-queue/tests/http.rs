@@ -279,3 +279,33 @@ async fn an_official_works_an_item_over_http_and_refusals_name_the_field() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
 }
+
+#[tokio::test]
+async fn a_caller_without_a_token_is_refused_before_the_body_is_read() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let harness = start().await;
+    // Headers announcing seven megabytes, and no body at all: the refusal must not wait for
+    // it (nor make the service hold it).
+    let mut stream = tokio::net::TcpStream::connect(harness.service.http_addr)
+        .await
+        .unwrap();
+    let item = uuid::Uuid::now_v7();
+    stream
+        .write_all(
+            format!(
+                "POST /v1/items/{item}/notes HTTP/1.1\r\nhost: localhost\r\n\
+                 content-type: application/json\r\ncontent-length: 7000000\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}

@@ -79,6 +79,16 @@ impl Problem {
         problem
     }
 
+    /// 413: a body over the limit.
+    pub fn too_large(detail: String) -> Self {
+        let mut problem = Self::new(Code::OutOfRange, detail, Vec::new());
+        problem.status = StatusCode::PAYLOAD_TOO_LARGE;
+        problem.status_code = StatusCode::PAYLOAD_TOO_LARGE.as_u16();
+        problem.title = "Payload Too Large".to_owned();
+        problem.code = code_name(Code::InvalidArgument);
+        problem
+    }
+
     pub fn invalid(violations: Vec<Violation>) -> Self {
         let detail = violations
             .iter()
