@@ -8,7 +8,8 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 
-# The browser test (services/intake/tests/browser.rs): Debian's Chromium and playwright-core.
+# The browser tests (services/intake/tests/browser.rs, services/office-queue/tests/
+# console_browser.rs): Debian's Chromium, playwright-core and axe-core (@axe-core/playwright).
 if ! command -v chromium >/dev/null 2>&1; then
   echo "ensure-tools: installing chromium" >&2
   if [ "$(id -u)" -eq 0 ]; then
@@ -22,7 +23,7 @@ if ! command -v node >/dev/null 2>&1; then
   echo "ensure-tools: installing nodejs and npm" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null
 fi
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
-  echo "ensure-tools: installing playwright-core (tests/browser)" >&2
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/@axe-core/playwright ]; then
+  echo "ensure-tools: installing playwright-core and @axe-core/playwright (tests/browser)" >&2
   npm ci --prefix tests/browser --no-audit --no-fund >/dev/null
 fi
