@@ -29,6 +29,7 @@ pub mod retention;
 pub mod server_metrics;
 pub mod settings;
 pub mod shutdown;
+pub mod streams;
 pub mod telemetry;
 pub mod time;
 

@@ -332,6 +332,7 @@ impl OfficeQueue for OfficeQueueApi {
         let caller = principal(&request)?.clone();
         let office = request.into_inner().office_code;
         authorise_office(&caller, &office)?;
+        let permit = self.changes.watch_permit(&caller.subject)?;
         let changes = tokio_stream::wrappers::BroadcastStream::new(self.changes.subscribe());
         let stream = changes.filter_map(move |feed| match feed {
             Ok(crate::watch::Feed::Change(change))
@@ -362,6 +363,11 @@ impl OfficeQueue for OfficeQueueApi {
             tokio_stream::StreamExt::merge(stream, expiry),
             self.changes.closed().cancelled_owned(),
         );
+        // The caller's place is held while the stream lives and freed when it is dropped.
+        let stream = futures::StreamExt::map(stream, move |item| {
+            let _held = &permit;
+            item
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 

@@ -46,14 +46,30 @@ pub struct Changes {
     /// Cancelled when the service stops listening, which ends every watcher's stream (so a
     /// watcher never holds the graceful shutdown up).
     closed: CancellationToken,
+    /// Watches one caller holds at once on this replica.
+    watchers: combipat_platform::streams::StreamLimit,
 }
+
+/// A person watches a queue or two (a console tab each); a client gone wrong opens
+/// hundreds.
+const WATCHES_PER_CALLER: usize = 8;
 
 impl Changes {
     pub fn new() -> Self {
         Self {
             sender: broadcast::channel(BACKLOG).0,
             closed: CancellationToken::new(),
+            watchers: combipat_platform::streams::StreamLimit::new(WATCHES_PER_CALLER),
         }
+    }
+
+    /// A place for one more watch of `caller` (refused past [`WATCHES_PER_CALLER`]); the
+    /// watch holds it until its stream ends.
+    pub fn watch_permit(
+        &self,
+        caller: &str,
+    ) -> Result<combipat_platform::streams::StreamPermit, combipat_platform::ApiError> {
+        self.watchers.acquire(caller)
     }
 
     pub fn closed(&self) -> CancellationToken {

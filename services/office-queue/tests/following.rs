@@ -328,3 +328,45 @@ async fn a_watch_ends_when_the_token_that_opened_it_expires() {
     assert!(status.message().contains("expired"), "{status:?}");
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn one_caller_holds_a_bounded_number_of_watches_and_a_closed_one_frees_its_place() {
+    use combipat_proto::officequeue::v1::WatchQueueRequest;
+
+    let harness = start().await;
+    let watch = |who: &str| {
+        let mut client = harness.client.clone();
+        let request = with_token(
+            WatchQueueRequest {
+                office_code: "SEDE-MI".into(),
+            },
+            &official_named("SEDE-MI", who),
+        )
+        .unwrap();
+        async move { client.watch_queue(request).await }
+    };
+    let mut open = Vec::new();
+    for _ in 0..8 {
+        open.push(watch("anna").await.unwrap().into_inner());
+    }
+    let refused = watch("anna").await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // Someone else still watches; and a closed watch gives its place back.
+    let _bruno = watch("bruno").await.unwrap();
+    drop(open.pop());
+    let mut reopened = None;
+    for _ in 0..50 {
+        match watch("anna").await {
+            Ok(stream) => {
+                reopened = Some(stream);
+                break;
+            }
+            // The server notices the closed stream a moment after the client drops it.
+            Err(status) if status.code() == Code::ResourceExhausted => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(reopened.is_some(), "the closed watch's place was freed");
+}
