@@ -190,6 +190,40 @@ pub struct Options {
     pub settings: Vec<(String, String)>,
 }
 
+/// Points every gRPC client a service has (`[router]`, `[notifier]` in its defaults) at the
+/// first replica of that service in this system, instead of the development ports.
+fn wire_clients(processes: &mut [ServiceProcess]) -> anyhow::Result<()> {
+    let addresses: BTreeMap<&str, SocketAddr> = processes
+        .iter()
+        .rev()
+        .map(|process| (process.name, process.grpc_addr))
+        .collect();
+    for process in processes.iter_mut() {
+        let defaults_path = combipat_testkit::workspace_root()
+            .join("services")
+            .join(process.name)
+            .join("defaults.toml");
+        let defaults = std::fs::read_to_string(&defaults_path)
+            .with_context(|| format!("cannot read {}", defaults_path.display()))?;
+        for (server, address) in &addresses {
+            let section = server.replace('-', "_");
+            if client_section(&defaults, &section) {
+                let key = env_var_for(&format!("{section}.endpoint"));
+                process.env.insert(key, format!("http://{address}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `defaults` has a `[section]` with an `endpoint` (a client of that service).
+fn client_section(defaults: &str, section: &str) -> bool {
+    defaults
+        .split("\n[")
+        .filter_map(|part| part.strip_prefix(&format!("{section}]\n")))
+        .any(|body| body.lines().any(|line| line.starts_with("endpoint")))
+}
+
 /// Every service of `services.txt`, each with its own database (shared by its replicas), all
 /// on one test bus.
 pub struct System {
@@ -249,6 +283,7 @@ impl System {
                 )?);
             }
         }
+        wire_clients(&mut processes)?;
         let mut system = Self {
             processes,
             bus,

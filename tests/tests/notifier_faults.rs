@@ -44,7 +44,11 @@ struct Receiver {
 impl Receiver {
     async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut receiver = Self { addr: listener.local_addr().unwrap(), received: Received::default(), task: None };
+        let mut receiver = Self {
+            addr: listener.local_addr().unwrap(),
+            received: Received::default(),
+            task: None,
+        };
         receiver.serve(listener);
         receiver
     }
@@ -115,28 +119,40 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, Str
         .and_then(|rest| rest.get(..36))
         .unwrap_or_default()
         .to_owned();
-    body.contains("\"type\":\"request.routed\"").then(|| (header("webhook-id").unwrap_or_default(), request_id))
+    body.contains("\"type\":\"request.routed\"")
+        .then(|| (header("webhook-id").unwrap_or_default(), request_id))
 }
 
 #[tokio::test]
-async fn receiver_down_and_notifier_sigkilled_mid_burst_every_notice_arrives_under_one_webhook_id() {
+async fn receiver_down_and_notifier_sigkilled_mid_burst_every_notice_arrives_under_one_webhook_id()
+{
     let settings = [
         ("webhooks.allow_loopback", "true"),
         ("webhooks.allow_http", "true"),
-        ("webhooks.retry_schedule_ms", "0,200,400,800,1000,1500,2000,3000,3000,3000,3000,3000,3000,3000,3000,3000"),
+        (
+            "webhooks.retry_schedule_ms",
+            "0,200,400,800,1000,1500,2000,3000,3000,3000,3000,3000,3000,3000,3000,3000",
+        ),
         ("webhooks.circuit_open_ms", "1000"),
         ("jobs.poll_interval_ms", "50"),
         ("rate_limit.calls_per_window", "0"),
     ];
     let mut system = System::start_with(Options {
-        settings: settings.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
+        settings: settings
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect(),
         ..Options::default()
     })
     .await
     .unwrap();
     let mut receiver = Receiver::start().await;
     let notifier_addr = system.service("notifier").grpc_addr;
-    let supervisore = token(Role::Supervisore, &[("patronato", "INCA"), ("sub", "admin-inca")]).unwrap();
+    let supervisore = token(
+        Role::Supervisore,
+        &[("patronato", "INCA"), ("sub", "admin-inca")],
+    )
+    .unwrap();
     EndpointsClient::new(grpc_channel(notifier_addr).await.unwrap())
         .register_endpoint(
             with_token(
@@ -159,11 +175,17 @@ async fn receiver_down_and_notifier_sigkilled_mid_burst_every_notice_arrives_und
     for n in 0..REQUESTS {
         if n == REQUESTS / 2 {
             let notifier = system.service_mut("notifier");
-            assert_eq!(notifier.stop(Signal::SIGKILL).await.unwrap(), None, "notifier was killed");
+            assert_eq!(
+                notifier.stop(Signal::SIGKILL).await.unwrap(),
+                None,
+                "notifier was killed"
+            );
             notifier.start().await.unwrap();
         }
         let accepted = intake
-            .submit_request(with_token(request("F205", &format!("Domanda {n}")), &operator()).unwrap())
+            .submit_request(
+                with_token(request("F205", &format!("Domanda {n}")), &operator()).unwrap(),
+            )
             .await
             .unwrap()
             .into_inner();
@@ -180,9 +202,14 @@ async fn receiver_down_and_notifier_sigkilled_mid_burst_every_notice_arrives_und
         async move {
             let mut ids: HashMap<String, HashSet<String>> = HashMap::new();
             for (id, request_id) in received.lock().unwrap().iter() {
-                ids.entry(request_id.clone()).or_default().insert(id.clone());
+                ids.entry(request_id.clone())
+                    .or_default()
+                    .insert(id.clone());
             }
-            Ok(submitted.iter().all(|request_id| ids.contains_key(request_id)).then_some(ids))
+            Ok(submitted
+                .iter()
+                .all(|request_id| ids.contains_key(request_id))
+                .then_some(ids))
         }
     })
     .await
@@ -194,12 +221,25 @@ async fn receiver_down_and_notifier_sigkilled_mid_burst_every_notice_arrives_und
         )
     });
     for request_id in &submitted {
-        assert_eq!(ids_by_request[request_id].len(), 1, "request {request_id} arrived under several webhook-ids");
+        assert_eq!(
+            ids_by_request[request_id].len(),
+            1,
+            "request {request_id} arrived under several webhook-ids"
+        );
     }
-    assert!(ids_by_request.keys().all(|request_id| submitted.contains(request_id)), "a notice for no request");
+    assert!(
+        ids_by_request
+            .keys()
+            .all(|request_id| submitted.contains(request_id)),
+        "a notice for no request"
+    );
 
     // The inbox too: one notice per request for the filer's office.
-    let mut inbox = NotifierClient::new(grpc_channel(system.service("notifier").grpc_addr).await.unwrap());
+    let mut inbox = NotifierClient::new(
+        grpc_channel(system.service("notifier").grpc_addr)
+            .await
+            .unwrap(),
+    );
     let unread = inbox
         .count_unread(with_token(CountUnreadRequest {}, &operator()).unwrap())
         .await

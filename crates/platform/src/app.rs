@@ -264,10 +264,11 @@ impl ServiceContext {
             pool: self.pool.clone(),
             service: self.name,
         };
-        let grpc_routes = grpc_routes.add_service(tonic::service::interceptor::InterceptedService::new(
-            audit.server(),
-            self.auth_interceptor(),
-        ));
+        let grpc_routes =
+            grpc_routes.add_service(tonic::service::interceptor::InterceptedService::new(
+                audit.server(),
+                self.auth_interceptor(),
+            ));
         let mut grpc_service_names = grpc_service_names;
         grpc_service_names.push(crate::audit::GRPC_SERVICE);
         let http_routes = http_routes.merge(crate::audit::http_routes(

@@ -74,7 +74,11 @@ pub async fn record(
 
 /// The organisation a token names: `INCA/INCA-MI-01`, `INCA`, `SEDE-MI`, or empty.
 fn organisation(reader: &Principal) -> String {
-    match (&reader.patronato, &reader.patronato_office, &reader.inps_office) {
+    match (
+        &reader.patronato,
+        &reader.patronato_office,
+        &reader.inps_office,
+    ) {
         (Some(patronato), Some(office), _) => format!("{patronato}/{office}"),
         (Some(patronato), None, _) => patronato.clone(),
         (None, _, Some(office)) => office.clone(),
@@ -256,7 +260,9 @@ impl ReadAudit for AuditApi {
             .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
             .collect();
         let next_page_token = if more {
-            page.last().map(|row| row.id.to_string()).unwrap_or_default()
+            page.last()
+                .map(|row| row.id.to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -288,21 +294,19 @@ pub fn http_routes(
     auth: crate::auth::AuthInterceptor,
 ) -> anyhow::Result<axum::Router> {
     let api = std::sync::Arc::new(AuditApi { pool, service });
-    Ok(crate::json_api::JsonApi::new(
-        combipat_proto::FILE_DESCRIPTOR_SET,
-        GRPC_SERVICE,
-        auth,
-    )?
-    .route(
-        axum::http::Method::GET,
-        "/v1/audit/reads",
-        "ListReads",
-        crate::grpc_method!(api, list_reads),
-    )?
-    .into_router_at(
-        &format!("COMBIPAT {service}: who read which citizen's data"),
-        "/openapi/audit.json",
-    ))
+    Ok(
+        crate::json_api::JsonApi::new(combipat_proto::FILE_DESCRIPTOR_SET, GRPC_SERVICE, auth)?
+            .route(
+                axum::http::Method::GET,
+                "/v1/audit/reads",
+                "ListReads",
+                crate::grpc_method!(api, list_reads),
+            )?
+            .into_router_at(
+                &format!("COMBIPAT {service}: who read which citizen's data"),
+                "/openapi/audit.json",
+            ),
+    )
 }
 
 #[cfg(test)]

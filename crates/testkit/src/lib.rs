@@ -48,6 +48,12 @@ pub fn overrides(database: &TestDatabase, bus: &TestBus) -> Vec<(String, String)
         ("outbox.gauge_interval_ms", "200".to_owned()),
         ("shutdown.deadline_ms", "5000".to_owned()),
         ("auth.public_key_path", dev_key("dev-jwt-public.pem")),
+        // The services that call others as themselves (notifier, reporting) sign their own
+        // token with the development key; the path in their defaults is the checkout's.
+        (
+            "identity.dev_signing_key_path",
+            dev_key("dev-jwt-private.pem"),
+        ),
         (
             "territory.comuni_path",
             data.join("ANPR_archivio_comuni.csv").display().to_string(),

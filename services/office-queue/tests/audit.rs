@@ -50,14 +50,24 @@ async fn the_official_reads_the_request_and_each_read_is_recorded() {
         .reads;
     let calls: Vec<(&str, &str, &str)> = reads
         .iter()
-        .map(|read| (read.call.as_str(), read.organisation.as_str(), read.detail.as_str()))
+        .map(|read| {
+            (
+                read.call.as_str(),
+                read.organisation.as_str(),
+                read.detail.as_str(),
+            )
+        })
         .collect();
     // Newest first: the list, the get, and the reads `filed` made while it waited for the
     // item (one GetItem that found it; the ones before found nothing and read nothing).
     assert_eq!(
         calls[..2],
         [
-            ("combipat.officequeue.v1.OfficeQueue/ListItems", "SEDE-MI", "list"),
+            (
+                "combipat.officequeue.v1.OfficeQueue/ListItems",
+                "SEDE-MI",
+                "list"
+            ),
             ("combipat.officequeue.v1.OfficeQueue/GetItem", "SEDE-MI", ""),
         ]
     );

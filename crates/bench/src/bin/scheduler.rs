@@ -34,7 +34,12 @@ fn arg(n: usize, default: i64) -> anyhow::Result<i64> {
 }
 
 /// Timers of requests sent 15 days before `due`, one per `step` from `due` on.
-async fn store(pool: &PgPool, count: i64, due: chrono::DateTime<chrono::Utc>, step_ms: f64) -> anyhow::Result<()> {
+async fn store(
+    pool: &PgPool,
+    count: i64,
+    due: chrono::DateTime<chrono::Utc>,
+    step_ms: f64,
+) -> anyhow::Result<()> {
     // In chunks, so that one statement never holds a huge transaction.
     let chunk = 250_000;
     let mut first = 0;
@@ -66,7 +71,10 @@ async fn store(pool: &PgPool, count: i64, due: chrono::DateTime<chrono::Utc>, st
 
 /// Waits for `count` reminders; returns the latencies (due to observed) and the span from the
 /// first to the last.
-async fn observe(observer: &mut Observer, count: usize) -> anyhow::Result<(hdrhistogram::Histogram<u64>, Duration)> {
+async fn observe(
+    observer: &mut Observer,
+    count: usize,
+) -> anyhow::Result<(hdrhistogram::Histogram<u64>, Duration)> {
     let mut latencies = latency_histogram()?;
     let mut seen = HashSet::with_capacity(count);
     let mut first: Option<Instant> = None;
@@ -79,12 +87,18 @@ async fn observe(observer: &mut Observer, count: usize) -> anyhow::Result<(hdrhi
         if let Some(Payload::ReminderDue(due)) = &envelope.payload
             && seen.insert(envelope.request_id.clone())
         {
-            let due_at = from_timestamp(due.due_at.as_ref()).context("a reminder without its time")?;
-            let late = (chrono::Utc::now() - due_at).num_microseconds().unwrap_or_default();
+            let due_at =
+                from_timestamp(due.due_at.as_ref()).context("a reminder without its time")?;
+            let late = (chrono::Utc::now() - due_at)
+                .num_microseconds()
+                .unwrap_or_default();
             latencies.record(u64::try_from(late.max(1)).unwrap_or(1))?;
         }
     }
-    Ok((latencies, first.map(|first| first.elapsed()).unwrap_or_default()))
+    Ok((
+        latencies,
+        first.map(|first| first.elapsed()).unwrap_or_default(),
+    ))
 }
 
 #[tokio::main]
@@ -109,10 +123,14 @@ async fn main() -> anyhow::Result<()> {
     store(&pool, pending, far, 1.0).await?;
     sqlx::query("ANALYZE platform_jobs").execute(&pool).await?;
     let store_seconds = started.elapsed().as_secs_f64();
-    let size: String = sqlx::query_scalar("SELECT pg_size_pretty(pg_total_relation_size('platform_jobs'))")
-        .fetch_one(&pool)
-        .await?;
-    println!("stored {pending} pending timers in {store_seconds:.1} s ({:.0}/s); platform_jobs takes {size}", pending as f64 / store_seconds);
+    let size: String =
+        sqlx::query_scalar("SELECT pg_size_pretty(pg_total_relation_size('platform_jobs'))")
+            .fetch_one(&pool)
+            .await?;
+    println!(
+        "stored {pending} pending timers in {store_seconds:.1} s ({:.0}/s); platform_jobs takes {size}",
+        pending as f64 / store_seconds
+    );
 
     let burst_due = chrono::Utc::now() + chrono::Duration::seconds(5);
     store(&pool, burst, burst_due, 0.0).await?;
@@ -124,7 +142,8 @@ async fn main() -> anyhow::Result<()> {
     let steady_start = chrono::Utc::now() + chrono::Duration::seconds(5);
     let steady_count = steady * STEADY_SECONDS;
     store(&pool, steady_count, steady_start, 1000.0 / steady as f64).await?;
-    let (steady_latency, steady_span) = observe(&mut observer, usize::try_from(steady_count)?).await?;
+    let (steady_latency, steady_span) =
+        observe(&mut observer, usize::try_from(steady_count)?).await?;
     let steady_summary = Summary::new("steady lateness", &steady_latency, steady_span);
     println!("{} (target: p99 under 1 s)", steady_summary.line());
 
@@ -136,7 +155,10 @@ async fn main() -> anyhow::Result<()> {
         "steady_per_second": steady,
         "steady": steady_summary,
     });
-    std::fs::write(results_dir()?.join("scheduler.json"), serde_json::to_vec_pretty(&report)?)?;
+    std::fs::write(
+        results_dir()?.join("scheduler.json"),
+        serde_json::to_vec_pretty(&report)?,
+    )?;
     service.shutdown().await?;
     Ok(())
 }
