@@ -13,6 +13,7 @@ const PROTOS: &[&str] = &[
     "combipat/router/v1/router.proto",
     "combipat/officequeue/v1/officequeue.proto",
     "combipat/notifier/v1/notifier.proto",
+    "combipat/notifier/v1/avvisi.proto",
     "combipat/reminderscheduler/v1/reminderscheduler.proto",
     "combipat/reporting/v1/reporting.proto",
 ];

@@ -4,7 +4,8 @@
 //!
 //! Router's decisions teach notifier who filed each request; the office's events carry no
 //! filer, so one for a request not known yet is transient: it comes back after the retry
-//! delay, by when the decision has arrived.
+//! delay, by when the decision has arrived. They also teach where the filing patronato office
+//! is, for the avvisi (`avvisi/offices.rs`).
 
 use combipat_platform::handler::{Effects, Event, TransactionalHandler};
 use combipat_platform::messaging::HandleError;
@@ -191,6 +192,7 @@ async fn reminder(
         event_id: event.id,
         kind,
         request_id: Some(request_id),
+        avviso_id: None,
         protocol_number: protocol.clone(),
         title,
         text,
@@ -304,7 +306,16 @@ async fn remember(
         operator_id: filer.operator_id.clone(),
         office_code: office.code.clone(),
     };
-    requests::remember(effects.db(), &known, event.occurred_at).await?;
+    if requests::remember(effects.db(), &known, event.occurred_at).await? {
+        crate::avvisi::offices::learn(
+            effects.db(),
+            &known.patronato,
+            &known.patronato_office,
+            office,
+            event.occurred_at,
+        )
+        .await?;
+    }
     Ok(known)
 }
 
@@ -341,6 +352,7 @@ fn patronato_notice(
         event_id: event.id,
         kind,
         request_id: Some(known.request_id),
+        avviso_id: None,
         protocol_number: known.protocol_number.clone(),
         title,
         text,

@@ -45,7 +45,7 @@ impl Fanout {
             _ => None,
         };
 
-        // The inbox: the office may mute a kind for everyone there, never one that needs action.
+        // The inbox: the office may mute a kind for everyone there, never an unmutable one.
         if office.inbox(notice.kind) {
             let created = inbox::insert(effects.db(), notice).await?;
             count_notification("inbox", if created { "created" } else { "duplicate" });
@@ -58,7 +58,7 @@ impl Fanout {
         if let Some(operator) = &operator {
             push_email(&mut addresses, operator, notice);
         }
-        if office.daily_digest && !notice.kind.action_needed() && office.email(notice.kind) {
+        if office.daily_digest && !notice.kind.unmutable() && office.email(notice.kind) {
             if let Audience::PatronatoOffice { office: code, .. }
             | Audience::InpsOffice(code)
             | Audience::InpsResponsabile(code) = &notice.audience

@@ -17,8 +17,8 @@ pub async fn insert(connection: &mut PgConnection, notice: &Notice) -> sqlx::Res
     let audience = &notice.audience;
     let inserted = sqlx::query(
         "INSERT INTO notifications (id, event_id, audience, audience_code, patronato, operator_id, request_id,
-                                    protocol_number, event_type, title, body, action_needed, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                                    protocol_number, event_type, title, body, action_needed, created_at, avviso_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (event_id, audience, audience_code) DO NOTHING",
     )
     .bind(Uuid::now_v7())
@@ -34,6 +34,7 @@ pub async fn insert(connection: &mut PgConnection, notice: &Notice) -> sqlx::Res
     .bind(&notice.text)
     .bind(notice.kind.action_needed())
     .bind(notice.occurred_at)
+    .bind(notice.avviso_id)
     .execute(connection)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -51,6 +52,7 @@ pub struct Reader<'a> {
 struct Row {
     id: Uuid,
     request_id: Option<Uuid>,
+    avviso_id: Option<Uuid>,
     protocol_number: String,
     event_type: String,
     title: String,
@@ -101,7 +103,7 @@ pub async fn page(
     let size = cursor::page_size(page_size)?;
     let mut query = visible(
         reader,
-        "SELECT n.id, n.request_id, n.protocol_number, n.event_type, n.title, n.body, n.created_at,
+        "SELECT n.id, n.request_id, n.avviso_id, n.protocol_number, n.event_type, n.title, n.body, n.created_at,
                 r.reader IS NOT NULL AS read, n.action_needed, n.audience, n.audience_code, n.operator_id",
     );
     if filters.unread_only {
@@ -147,6 +149,7 @@ fn into_notification(row: Row) -> Notification {
         audience: row.audience,
         audience_code: row.audience_code,
         operator_id: row.operator_id,
+        avviso_id: row.avviso_id.map(|id| id.to_string()).unwrap_or_default(),
     }
 }
 

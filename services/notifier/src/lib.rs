@@ -1,9 +1,11 @@
 //! Notifier: tells the patronati what happened to their requests (in the inbox, by e-mail and
-//! to their own systems by webhook) and the INPS offices of their deadlines.
+//! to their own systems by webhook) and the INPS offices of their deadlines; and carries the
+//! avvisi, what INPS shares with the patronati (`avvisi/`).
 
 mod access;
 mod admin;
 mod api;
+pub mod avvisi;
 mod cursor;
 pub mod dev;
 mod email;
@@ -24,8 +26,11 @@ pub mod webhooks;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
+use combipat_platform::auth::ServiceIdentity;
 use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
+use combipat_proto::notifier::v1::avvisi_server::AvvisiServer;
 use combipat_proto::notifier::v1::endpoints_server::EndpointsServer;
 use combipat_proto::notifier::v1::notifier_server::NotifierServer;
 use sqlx::migrate::Migrator;
@@ -36,6 +41,9 @@ pub use events::QUEUE;
 pub use settings::Schedule;
 
 pub const SERVICE_NAME: &str = "notifier";
+
+/// The largest gRPC message the Avvisi service reads: a 5 MB file and its envelope.
+const MAX_MESSAGE_BYTES: usize = 6 * 1024 * 1024;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
@@ -61,6 +69,12 @@ impl ServiceDefinition for Service {
                 fanout: fanout.clone(),
             },
         );
+
+        context.add_jobs(avvisi::deliver::Deliverer {
+            fanout: fanout.clone(),
+            clock: context.clock.clone(),
+            avviso_url_base: own.email.avviso_url_base.clone(),
+        });
 
         let egress = webhooks::egress(&own.webhooks);
         context.add_jobs(webhooks::delivery::Deliverer {
@@ -106,18 +120,36 @@ impl ServiceDefinition for Service {
             clock: context.clock.clone(),
             egress,
         });
+        let identity = ServiceIdentity::new(SERVICE_NAME, context.settings.identity.clone())?;
+        let avvisi = Arc::new(avvisi::api::AvvisiApi {
+            pool: context.pool.clone(),
+            clock: context.clock.clone(),
+            directory: avvisi::directory::Directory::new(&own.router, identity)?,
+            files: combipat_platform::files::FileStore::new(&own.attachments)
+                .context("attachments.*")?,
+        });
         let http = http::routes(
             Arc::clone(&notifier),
             Arc::clone(&endpoints),
             context.auth_interceptor(),
             unsubscribe::routes(context.pool.clone(), context.clock.clone()),
-        )?;
+        )?
+        .merge(avvisi::http::routes(
+            Arc::clone(&avvisi),
+            context.auth_interceptor(),
+        )?);
         let routes = Routes::new(InterceptedService::new(
             NotifierServer::from_arc(notifier),
             context.auth_interceptor(),
         ))
         .add_service(InterceptedService::new(
             EndpointsServer::from_arc(endpoints),
+            context.auth_interceptor(),
+        ))
+        .add_service(InterceptedService::new(
+            AvvisiServer::from_arc(avvisi)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
             context.auth_interceptor(),
         ));
         context
@@ -126,6 +158,7 @@ impl ServiceDefinition for Service {
                 vec![
                     "combipat.notifier.v1.Notifier",
                     "combipat.notifier.v1.Endpoints",
+                    "combipat.notifier.v1.Avvisi",
                 ],
                 http,
             )

@@ -13,6 +13,15 @@ pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "combipat_webhook_endpoints_disable
 /// Counter {outcome=sent|retried|failed|suppressed}: e-mail sends.
 pub const EMAILS_SENT: &str = "combipat_emails_sent_total";
 
+/// Counter {priority, scope}: avvisi (and corrections) accepted for publication.
+pub const AVVISI_PUBLISHED: &str = "combipat_avvisi_published_total";
+/// Counter {what=published|withdrawn, priority}: avvisi whose notices went out.
+pub const AVVISI_DELIVERED: &str = "combipat_avvisi_delivered_total";
+/// Counter {what}: patronato offices an avviso's notices went to.
+pub const AVVISI_RECIPIENTS: &str = "combipat_avvisi_recipients_total";
+/// Counter {role}: avvisi marked read for the first time by a reader.
+pub const AVVISI_READS: &str = "combipat_avvisi_reads_total";
+
 pub fn count_notification(channel: &'static str, outcome: &'static str) {
     metrics::counter!(NOTIFICATIONS, "channel" => channel, "outcome" => outcome).increment(1);
 }

@@ -17,10 +17,16 @@ pub enum Kind {
     SlaOverdue,
     SlaEscalation,
     EndpointDisabled,
+    /// An avviso (or its correction) of priority informativo: mutable like any notice.
+    AvvisoInformativo,
+    /// An avviso of priority importante: cannot be muted.
+    AvvisoImportante,
+    /// An avviso the publisher withdrew.
+    AvvisoWithdrawn,
 }
 
 impl Kind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 14] = [
         Self::Routed,
         Self::Unroutable,
         Self::InfoRequested,
@@ -32,6 +38,9 @@ impl Kind {
         Self::SlaOverdue,
         Self::SlaEscalation,
         Self::EndpointDisabled,
+        Self::AvvisoInformativo,
+        Self::AvvisoImportante,
+        Self::AvvisoWithdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +56,9 @@ impl Kind {
             Self::SlaOverdue => "reminder.sla_overdue",
             Self::SlaEscalation => "reminder.sla_escalation",
             Self::EndpointDisabled => "endpoint.disabled",
+            Self::AvvisoInformativo => "avviso.informativo",
+            Self::AvvisoImportante => "avviso.importante",
+            Self::AvvisoWithdrawn => "avviso.withdrawn",
         }
     }
 
@@ -54,9 +66,15 @@ impl Kind {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 
-    /// The patronato must act: such notices cannot be muted.
+    /// The patronato must act (the notice says so).
     pub fn action_needed(self) -> bool {
         matches!(self, Self::InfoRequested)
+    }
+
+    /// No preference keeps it from the inbox or from e-mail, nor puts it in a digest: what
+    /// needs action, and an avviso importante.
+    pub fn unmutable(self) -> bool {
+        matches!(self, Self::InfoRequested | Self::AvvisoImportante)
     }
 
     /// Sent by e-mail when the recipient has an address and has not said otherwise: what
@@ -64,7 +82,12 @@ impl Kind {
     pub fn email_by_default(self) -> bool {
         !matches!(
             self,
-            Self::Routed | Self::Unroutable | Self::Transferred | Self::Closed
+            Self::Routed
+                | Self::Unroutable
+                | Self::Transferred
+                | Self::Closed
+                | Self::AvvisoInformativo
+                | Self::AvvisoWithdrawn
         )
     }
 }
@@ -125,6 +148,8 @@ pub struct Notice {
     pub event_id: Uuid,
     pub kind: Kind,
     pub request_id: Option<Uuid>,
+    /// The avviso it tells of (`avviso.*` kinds).
+    pub avviso_id: Option<Uuid>,
     pub protocol_number: String,
     pub title: String,
     pub text: String,
@@ -149,6 +174,12 @@ pub fn request_link(base: &str, request_id: Option<Uuid>) -> Option<String> {
         .map(|id| format!("{base}{id}"))
 }
 
+/// Where the patronato reads what `notice` is about: its request, or its avviso.
+pub fn notice_link(notice: &Notice, settings: &crate::settings::EmailSettings) -> Option<String> {
+    request_link(&settings.request_url_base, notice.request_id)
+        .or_else(|| request_link(&settings.avviso_url_base, notice.avviso_id))
+}
+
 /// A time as the Italian reader reads it.
 pub fn rome(at: DateTime<Utc>) -> String {
     at.with_timezone(&chrono_tz::Europe::Rome)
@@ -170,6 +201,11 @@ mod tests {
             .filter(|kind| kind.action_needed())
             .collect();
         assert_eq!(needing, vec![Kind::InfoRequested]);
+        let unmutable: Vec<Kind> = Kind::ALL
+            .into_iter()
+            .filter(|kind| kind.unmutable())
+            .collect();
+        assert_eq!(unmutable, vec![Kind::InfoRequested, Kind::AvvisoImportante]);
         assert_eq!(Kind::parse("request.submitted"), None);
     }
 

@@ -1,6 +1,7 @@
 //! Preferences per operator and per office: which kinds of notice go to which channel, and
 //! the e-mail address. Without a row, the defaults: every kind in the inbox, by e-mail what
-//! asks for attention (`Kind::email_by_default`). A notice that needs action is never muted.
+//! asks for attention (`Kind::email_by_default`). A notice that needs action, or an avviso
+//! importante, is never muted (`Kind::unmutable`).
 
 use std::collections::HashMap;
 
@@ -45,7 +46,7 @@ impl Profile {
             inbox: true,
             email: kind.email_by_default(),
         });
-        if kind.action_needed() {
+        if kind.unmutable() {
             Channels {
                 inbox: true,
                 email: true,
@@ -113,7 +114,7 @@ pub struct Change {
     pub channels: Vec<(String, Channels)>,
 }
 
-/// Checks every field at once: a known kind, never muting one that needs action, an address
+/// Checks every field at once: a known kind, never muting one that cannot be, an address
 /// that looks like one, a digest only for an office.
 pub fn validate(scope: Scope, change: &Change) -> Result<Vec<(Kind, Channels)>, ApiError> {
     let mut violations = Vec::new();
@@ -137,10 +138,14 @@ pub fn validate(scope: Scope, change: &Change) -> Result<Vec<(Kind, Channels)>, 
                 format!("channels[{index}].event_type"),
                 format!("unknown kind `{name}`"),
             )),
-            Some(kind) if kind.action_needed() && !(channels.inbox && channels.email) => {
+            Some(kind) if kind.unmutable() && !(channels.inbox && channels.email) => {
                 violations.push(Violation::new(
                     format!("channels[{index}]"),
-                    format!("{name} asks the patronato to act: it cannot be muted"),
+                    if kind.action_needed() {
+                        format!("{name} asks the patronato to act: it cannot be muted")
+                    } else {
+                        format!("{name} is an avviso INPS marked importante: it cannot be muted")
+                    },
                 ));
             }
             Some(kind) => valid.push((kind, *channels)),

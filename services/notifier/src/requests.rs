@@ -16,12 +16,12 @@ pub struct KnownRequest {
 }
 
 /// Records a request from its routing decision; a second decision changes nothing but the
-/// office (a transfer moves it with [`move_to`]).
+/// office (a transfer moves it with [`move_to`]). True when the request was new.
 pub async fn remember(
     connection: &mut PgConnection,
     request: &KnownRequest,
     at: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> sqlx::Result<bool> {
     sqlx::query(
         "INSERT INTO requests (request_id, protocol_number, patronato, patronato_office, operator_id, office_code, recorded_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING",
@@ -35,7 +35,7 @@ pub async fn remember(
     .bind(at)
     .execute(connection)
     .await
-    .map(|_| ())
+    .map(|done| done.rows_affected() == 1)
 }
 
 pub async fn find(

@@ -1,5 +1,6 @@
-//! Notifier's own sections (`webhooks`, `rate_limit`, `smtp`, `email`); the platform's come
-//! with them. Each refuses unknown keys, so a misspelt one fails the start.
+//! Notifier's own sections (`webhooks`, `rate_limit`, `smtp`, `email`, and for the avvisi
+//! `attachments` and `router`); the platform's come with them. Each refuses unknown keys, so a
+//! misspelt one fails the start.
 
 use std::time::Duration;
 
@@ -14,6 +15,10 @@ pub struct NotifierSettings {
     pub rate_limit: RateLimitSettings,
     pub smtp: SmtpSettings,
     pub email: EmailSettings,
+    /// The store the services share: the avvisi's files.
+    pub attachments: combipat_platform::files::FileStoreSettings,
+    /// Router's office directory: which region or province an INPS publisher governs.
+    pub router: combipat_platform::grpc_client::ClientSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +63,8 @@ pub struct SmtpSettings {
 pub struct EmailSettings {
     pub from: String,
     pub request_url_base: String,
+    /// Where the patronato's people read an avviso (the link in e-mails and webhooks).
+    pub avviso_url_base: String,
     pub public_base_url: String,
     pub retry_schedule_ms: String,
     pub digest_hour: u32,

@@ -1,6 +1,7 @@
 //! Who reads which notices, each reader's read marks, pages newest first, preferences (an
 //! information request cannot be muted), and the INPS side: a deadline near to the office, a
-//! missed one to its responsabile, an escalation to the direzione regionale.
+//! missed one to its responsabile, an escalation to the direzione regionale; an office event
+//! that arrives before router's decision comes back until notifier knows the filer.
 
 #![allow(
     clippy::unwrap_used,
@@ -307,5 +308,26 @@ async fn deadlines_go_to_the_office_the_responsabile_and_the_direzione_regionale
         patronato[0].text.contains("sollecito"),
         "{:?}",
         patronato[0]
+    );
+}
+
+#[tokio::test]
+async fn an_office_event_before_the_routing_decision_waits_for_it() {
+    let mut harness = start().await;
+    let request = request("CP-2026-00000002");
+    harness
+        .publish(&answered(&request, "Risposta arrivata prima"))
+        .await;
+    // The answer is refused for now (the filer is unknown); the decision follows it.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    harness.publish(&routed(&request)).await;
+    let notices = harness.wait_for_notices(&operator(), 2).await;
+    let kinds: Vec<&str> = notices
+        .iter()
+        .map(|notice| notice.event_type.as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"request.answered") && kinds.contains(&"request.routed"),
+        "{kinds:?}"
     );
 }

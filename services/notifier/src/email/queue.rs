@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{SEND_KIND, suppression, templates};
-use crate::notice::{Notice, request_link};
+use crate::notice::{Notice, notice_link};
 use crate::settings::EmailSettings;
 
 /// Queues `notice` to `address`; the outcome for the metric: queued, suppressed or duplicate.
@@ -22,7 +22,7 @@ pub async fn notice(
     if suppression::is_suppressed(&mut *connection, address).await? {
         return Ok("suppressed");
     }
-    let link = request_link(&settings.request_url_base, notice.request_id);
+    let link = notice_link(notice, settings);
     let rendered = templates::notice(notice, link.as_deref());
     let queued = insert(
         connection,

@@ -11,16 +11,21 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// One notice.
-pub fn notice(notice: &Notice, request_link: Option<&str>) -> Rendered {
+/// One notice; `link` opens its request (or its avviso).
+pub fn notice(notice: &Notice, link: Option<&str>) -> Rendered {
     let action = notice.kind.action_needed();
     let when = rome(notice.occurred_at);
     let mut text = format!("{}\n\n{}\n", notice.title, notice.text);
     if action {
         text.push_str("\nQuesta comunicazione richiede una tua azione.\n");
     }
-    if let Some(link) = request_link {
-        text.push_str(&format!("\nApri la richiesta: {link}\n"));
+    let open = if notice.avviso_id.is_some() && notice.request_id.is_none() {
+        "Leggi l'avviso"
+    } else {
+        "Apri la richiesta"
+    };
+    if let Some(link) = link {
+        text.push_str(&format!("\n{open}: {link}\n"));
     }
     text.push_str(&format!(
         "\n{when} – COMBIPAT, il canale tra patronati e sedi INPS.\n{FOOTER_TEXT}\n"
@@ -33,7 +38,7 @@ pub fn notice(notice: &Notice, request_link: Option<&str>) -> Rendered {
                 h1 style="font-size:1.2rem;color:#0066cc" { (notice.title) }
                 p { (notice.text) }
                 @if action { p { strong { "Questa comunicazione richiede una tua azione." } } }
-                @if let Some(link) = request_link { p { a href=(link) { "Apri la richiesta" } } }
+                @if let Some(link) = link { p { a href=(link) { (open) } } }
                 p style="color:#555;font-size:.85rem" { (when) " – COMBIPAT, il canale tra patronati e sedi INPS." br; (FOOTER_TEXT) }
             }
         }
@@ -109,6 +114,7 @@ mod tests {
             event_id: uuid::Uuid::now_v7(),
             kind: Kind::InfoRequested,
             request_id: None,
+            avviso_id: None,
             protocol_number: "CP-1".into(),
             title: "La sede chiede informazioni sulla richiesta CP-1".into(),
             text: "Serve il modulo <b>AP70</b> & la delega".into(),

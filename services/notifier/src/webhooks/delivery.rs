@@ -188,6 +188,7 @@ impl Deliverer {
             event_id: Uuid::now_v7(),
             kind: Kind::EndpointDisabled,
             request_id: None,
+            avviso_id: None,
             protocol_number: String::new(),
             title: "Endpoint webhook disattivato".to_owned(),
             text: format!(

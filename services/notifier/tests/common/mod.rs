@@ -10,6 +10,8 @@
     reason = "shared by several test crates, each using part of it"
 )]
 
+pub mod avvisi;
+
 use std::time::Duration;
 
 use combipat_notifier::dev::{MailSink, ReceivedMail, WebhookReceiver};
