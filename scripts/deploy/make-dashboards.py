@@ -178,9 +178,9 @@ OUTBOX = [
     ("Broker sessions", [
         ts("Connected to the broker", [q(f"min by (service, task) (combipat_broker_connected{{{NS}}})", "{{service}} {{task}}")]),
         ts("Reconnects per minute", [q(per_min(f"sum by (service, task) (rate(combipat_amqp_reconnects_total{{{NS}}}[5m]))"), "{{service}} {{task}}")]),
-        ts("Inbox: duplicates skipped and rows deleted per minute", [
+        ts("Inbox duplicates skipped and rows expired per minute", [
             q(per_min(f"sum by (service, consumer) (rate(combipat_inbox_duplicates_total{{{NS}}}[5m]))"), "duplicates {{consumer}}"),
-            q(per_min(f"sum by (service) (rate(combipat_inbox_deleted_total{{{NS}}}[5m]))"), "deleted {{service}}")]),
+            q(per_min(f"sum by (service, what) (rate(combipat_rows_expired_total{{{NS}}}[5m]))"), "expired {{service}} {{what}}")]),
     ]),
 ]
 

@@ -8,8 +8,7 @@ What the code of each service needs, which no operator should have to say: the g
 its health reports, the services whose gRPC API it calls (both ends of each NetworkPolicy are
 derived from this one list), the egress it needs beyond DNS, PostgreSQL, RabbitMQ, the OTLP
 collector and the identity provider, whether it reads the ANPR files, and the secrets without
-which it cannot start. The names of the three services not built yet follow the pattern of
-the three that are.
+which it cannot start.
 */}}
 {{- define "combipat.catalogue" -}}
 intake:
@@ -35,10 +34,10 @@ office-queue:
   requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL, COMBIPAT__RATE_LIMIT__REDIS_URL]
 notifier:
   grpcService: combipat.notifier.v1.Notifier
-  calls: []
-  egress: [redis, webhooks, smtp]
+  calls: [router]
+  egress: [redis, webhooks, smtp, objectStore]
   anpr: false
-  attachments: false
+  attachments: true
   requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL, COMBIPAT__RATE_LIMIT__REDIS_URL]
 reminder-scheduler:
   grpcService: combipat.reminderscheduler.v1.ReminderScheduler
@@ -49,9 +48,9 @@ reminder-scheduler:
   requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL]
 reporting:
   grpcService: combipat.reporting.v1.Reporting
-  calls: []
+  calls: [router]
   egress: []
-  anpr: false
+  anpr: true
   attachments: false
   requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL]
 {{- end }}
@@ -147,6 +146,9 @@ precedence: what the chart derives, commonSettings, the service's settings. Args
 {{- if not $v.auth.jwksUrl }}
 {{- fail "auth.jwksUrl is required: the services verify bearer tokens with the identity provider's JWKS and have no default key" }}
 {{- end }}
+{{- if or (not $v.auth.issuer) (not $v.auth.audience) }}
+{{- fail "auth.issuer and auth.audience are required with auth.jwksUrl: a token of the same identity provider issued for another application must not open these services" }}
+{{- end }}
 {{- $s := dict }}
 {{- $_ := set $s "grpc.port" $svc.ports.grpc }}
 {{- $_ = set $s "http.port" $svc.ports.http }}
@@ -156,8 +158,8 @@ precedence: what the chart derives, commonSettings, the service's settings. Args
 {{- $_ = set $s "telemetry.log_format" $v.telemetry.logFormat }}
 {{- $_ = set $s "telemetry.log_filter" $v.telemetry.logFilter }}
 {{- $_ = set $s "auth.jwks_url" $v.auth.jwksUrl }}
-{{- with $v.auth.issuer }}{{ $_ = set $s "auth.issuer" . }}{{ end }}
-{{- with $v.auth.audience }}{{ $_ = set $s "auth.audience" . }}{{ end }}
+{{- $_ = set $s "auth.issuer" $v.auth.issuer }}
+{{- $_ = set $s "auth.audience" $v.auth.audience }}
 {{- if $traits.anpr }}
 {{- $_ = set $s "territory.comuni_path" (printf "%s/%s" $v.anpr.dir $v.anpr.comuniFile) }}
 {{- $_ = set $s "territory.stati_esteri_path" (printf "%s/%s" $v.anpr.dir $v.anpr.statiEsteriFile) }}

@@ -96,6 +96,9 @@ def main():
     no_idp = with_values({})
     no_idp["auth"]["jwksUrl"] = ""
     refused("no identity provider", no_idp, "auth.jwksUrl is required")
+    no_audience = with_values({})
+    no_audience["auth"]["audience"] = ""
+    refused("no audience", no_audience, "auth.issuer and auth.audience are required")
     refused("a typo", with_values({"services": {"router": {"replica": 3}}}), "replica")
     refused("a secret as a setting", with_values({"services": {"router": {"settings": {"amqp.url": "amqp://x"}}}}), "amqp.url")
     refused("KEDA without queues", with_values({"services": {"notifier": {"autoscaling": {"enabled": True, "keda": {"enabled": True}}}}}), "keda.queues is empty")

@@ -37,24 +37,6 @@ async fn notices_of(avvisi: &mut Avvisi, caller: &str) -> Vec<Notification> {
     avviso_notices(avvisi.harness.notices(caller).await)
 }
 
-async fn mark_read(avvisi: &mut Avvisi, caller: &str, id: &str) -> bool {
-    avvisi
-        .client
-        .mark_avviso_read(
-            with_token(
-                MarkAvvisoReadRequest {
-                    avviso_id: id.into(),
-                },
-                caller,
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap()
-        .into_inner()
-        .changed
-}
-
 #[tokio::test]
 async fn an_avviso_for_one_region_reaches_the_operators_of_that_region_and_no_other() {
     let mut avvisi = start().await;
@@ -158,11 +140,11 @@ async fn an_avviso_for_one_region_reaches_the_operators_of_that_region_and_no_ot
     assert_eq!(avvisi.titles(&bergamo).await, vec![title.clone()]);
 
     // Reading: each reader once; the counts per patronato add up to the totals.
-    assert!(mark_read(&mut avvisi, &milano, &regional.id).await);
-    assert!(!mark_read(&mut avvisi, &milano, &regional.id).await);
-    assert!(mark_read(&mut avvisi, &colleague, &regional.id).await);
-    assert!(mark_read(&mut avvisi, &bergamo, &regional.id).await);
-    assert!(mark_read(&mut avvisi, &supervisore("INCA"), &regional.id).await);
+    assert!(avvisi.mark_read(&milano, &regional.id).await);
+    assert!(!avvisi.mark_read(&milano, &regional.id).await);
+    assert!(avvisi.mark_read(&colleague, &regional.id).await);
+    assert!(avvisi.mark_read(&bergamo, &regional.id).await);
+    assert!(avvisi.mark_read(&supervisore("INCA"), &regional.id).await);
     let refused = avvisi
         .client
         .mark_avviso_read(
@@ -197,19 +179,8 @@ async fn an_avviso_for_one_region_reaches_the_operators_of_that_region_and_no_ot
     assert_eq!(unread.len(), 2, "a third operator has read neither");
 
     let counts = avvisi
-        .client
-        .read_counts(
-            with_token(
-                ReadCountsRequest {
-                    avviso_id: regional.id.clone(),
-                },
-                &inps(Role::Funzionario, "DR-LOMBARDIA"),
-            )
-            .unwrap(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+        .read_counts(&inps(Role::Funzionario, "DR-LOMBARDIA"), &regional.id)
+        .await;
     let by: Vec<(String, u32, u32, u32)> = counts
         .patronati
         .iter()

@@ -11,7 +11,8 @@ use combipat_proto::events::v1::envelope::Payload;
 use combipat_proto::notifier::v1::avvisi_client::AvvisiClient;
 use combipat_proto::notifier::v1::{
     AudienceScope, Avviso, AvvisoAudience, AvvisoPriority, ImportPatronatoOfficesRequest,
-    ListAvvisiRequest, ListPatronatoOfficesRequest, PatronatoOffice, PublishAvvisoRequest,
+    ListAvvisiRequest, ListPatronatoOfficesRequest, MarkAvvisoReadRequest, PatronatoOffice,
+    PublishAvvisoRequest, ReadCountsRequest, ReadCountsResponse,
 };
 use combipat_testkit::{
     TestBus, TestDatabase, TestService, eventually, overrides, request_summary, token, with_token,
@@ -239,6 +240,40 @@ impl Avvisi {
             .unwrap()
             .into_inner()
             .imported
+    }
+
+    /// Marks `id` read for `caller`; whether it was unread.
+    pub async fn mark_read(&mut self, caller: &str, id: &str) -> bool {
+        self.client
+            .mark_avviso_read(
+                with_token(
+                    MarkAvvisoReadRequest {
+                        avviso_id: id.into(),
+                    },
+                    caller,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap()
+            .into_inner()
+            .changed
+    }
+
+    pub async fn read_counts(&mut self, caller: &str, id: &str) -> ReadCountsResponse {
+        self.client
+            .read_counts(
+                with_token(
+                    ReadCountsRequest {
+                        avviso_id: id.into(),
+                    },
+                    caller,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap()
+            .into_inner()
     }
 
     pub async fn list(&mut self, caller: &str, call: ListAvvisiRequest) -> Vec<Avviso> {
