@@ -109,6 +109,11 @@ try {
   await official.getByRole("button", { name: "Filtra" }).click();
   if (await official.getByRole("link", { name: protocol }).count()) fail("the solleciti filter kept an item without solleciti");
   await official.getByRole("link", { name: "Togli i filtri" }).click();
+  // With scripts on, the queue follows WatchQueue (server-sent events) and reloads itself.
+  const liveContext = await browser.newContext({ javaScriptEnabled: true, locale: "it-IT", viewport, storageState: await officialContext.storageState() });
+  const live = await liveContext.newPage();
+  await live.goto(`${console_}/coda`);
+  await live.locator("[data-live-status]", { hasText: "Aggiornamento automatico attivo." }).waitFor({ timeout: 10000 });
   await official.getByRole("link", { name: protocol }).click();
   if (!(await official.locator("#testo").textContent()).includes("domanda di pensione presentata a marzo")) fail("the official cannot read the request's text");
   if (!(await official.getByRole("link", { name: "delega.pdf" }).count())) fail("the patronato's file is not on the item");
@@ -116,6 +121,9 @@ try {
   await official.getByRole("button", { name: "Prendi in carico" }).click();
   await official.waitForURL(/fatto=presa/);
   if (!(await official.locator("#presa-in-carico").textContent()).includes("ancora")) fail("the lease's remaining time is not shown");
+  // The live queue shows the claim without anyone reloading it.
+  await live.locator("tr", { hasText: protocol }).locator("td", { hasText: "paolo.esposito" }).waitFor({ timeout: 10000 });
+  await liveContext.close();
   await official.getByLabel("Che cosa serve").fill("Serve la copia del modulo AP70 firmato dal cittadino.");
   await official.getByRole("button", { name: "Chiedi informazioni" }).click();
   await official.waitForURL(/fatto=domanda/);
