@@ -129,6 +129,7 @@ impl GrpcServer {
                             .on_response(GrpcOnResponse),
                     )
                     .layer(crate::server_metrics::RpcMetricsLayer)
+                    .layer(crate::italian::ItalianLayer)
                     .layer(crate::overload::InFlight::new(
                         "grpc",
                         self.limits.max_in_flight,

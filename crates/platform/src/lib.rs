@@ -16,6 +16,7 @@ pub mod grpc;
 pub mod grpc_client;
 pub mod handler;
 pub mod inbox;
+pub mod italian;
 pub mod jobs;
 pub mod json_api;
 pub mod listen;

@@ -379,9 +379,11 @@ pub fn status_heading(status: &tonic::Status) -> &'static str {
 }
 
 /// An API refusal in words: what kind of refusal, then the message or each field's reason
-/// (with `field_label` naming the field as the page does).
+/// (with `field_label` naming the field as the page does), in Italian.
 pub fn refusal(status: &tonic::Status, field_label: impl Fn(&str) -> String) -> Markup {
     use tonic_types::StatusExt as _;
+    // The pages call the API in process, past the gRPC layer that answers in Italian.
+    let status = &combipat_platform::italian::status(status);
     let violations = status
         .get_details_bad_request()
         .map(|bad| bad.field_violations)

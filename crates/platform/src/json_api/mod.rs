@@ -270,6 +270,15 @@ impl Endpoint {
                 fields.push(((*field).to_owned(), value.to_owned()));
             }
         }
+        let italian = crate::italian::wants_italian(&headers);
+        let refusal = |status: tonic::Status| {
+            let status = if italian {
+                crate::italian::status(&status)
+            } else {
+                status
+            };
+            Problem::from_status(&status).into_response()
+        };
         let mut auth = self.auth.clone();
         let checked = match auth.call(tonic::Request::from_parts(
             tonic::metadata::MetadataMap::from_headers(headers),
@@ -277,7 +286,7 @@ impl Endpoint {
             (),
         )) {
             Ok(checked) => checked,
-            Err(status) => return Problem::from_status(&status).into_response(),
+            Err(status) => return refusal(status),
         };
         let (metadata, extensions, ()) = checked.into_parts();
         // The body is read only for a caller whose token holds: nobody without one makes the
@@ -301,7 +310,7 @@ impl Endpoint {
                 Ok(json) => axum::Json(json).into_response(),
                 Err(problem) => (*problem).into_response(),
             },
-            Err(status) => Problem::from_status(&status).into_response(),
+            Err(status) => refusal(status),
         }
     }
 }
