@@ -120,6 +120,24 @@ impl FileStore {
         }
     }
 
+    /// The file under `key`, refused unless its bytes are the ones its reference recorded
+    /// (`sha256`): a reference an event carried is only as good as the file behind it.
+    pub async fn get_verified(&self, key: &str, sha256: &str) -> Result<bytes::Bytes, ApiError> {
+        let content = self.get(key).await?;
+        if hex::encode(Sha256::digest(&content)) != sha256.to_ascii_lowercase() {
+            tracing::error!(
+                key,
+                "a stored file does not match the fingerprint of its reference"
+            );
+            metrics::counter!(FILE_REFERENCES_REFUSED, "reason" => "fingerprint").increment(1);
+            return Err(ApiError::FailedPrecondition(
+                "the stored file does not match the fingerprint recorded with it; it is not served"
+                    .to_owned(),
+            ));
+        }
+        Ok(content)
+    }
+
     pub async fn get(&self, key: &str) -> Result<bytes::Bytes, ApiError> {
         let read = |error: object_store::Error| {
             ApiError::Internal(anyhow::anyhow!("reading {key}: {error}"))
@@ -166,6 +184,43 @@ pub fn attachment_ids(
         }
     }
     parsed
+}
+
+/// File references from events that were not kept or not served, by `reason`.
+pub const FILE_REFERENCES_REFUSED: &str = "combipat_file_references_refused_total";
+
+/// The id of a file an event names, when the reference is one `producer` could have made: a
+/// key in `producer`'s part of the store, `producer/YYYY/MM/<id>` with the reference's own id,
+/// and a SHA-256 fingerprint. Anything else (another service's key, another file's key under
+/// this id, a path of its own) is refused, logged and counted, so an event cannot point a
+/// request at a file that is not its own.
+pub fn accepted_reference(file: &AttachmentRef, producer: &str) -> Option<uuid::Uuid> {
+    let id = uuid::Uuid::parse_str(&file.id).ok();
+    let parts: Vec<&str> = file.key.split('/').collect();
+    let well_formed = match (id, parts.as_slice()) {
+        (Some(id), [service, year, month, key_id]) => {
+            *service == producer
+                && year.len() == 4
+                && year.bytes().all(|b| b.is_ascii_digit())
+                && month.len() == 2
+                && month.bytes().all(|b| b.is_ascii_digit())
+                && uuid::Uuid::parse_str(key_id).ok() == Some(id)
+        }
+        _ => false,
+    };
+    let fingerprint = file.sha256.len() == 64 && file.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+    if well_formed && fingerprint {
+        id
+    } else {
+        tracing::warn!(
+            key = file.key,
+            id = file.id,
+            producer,
+            "a file reference that its producer could not have made is ignored"
+        );
+        metrics::counter!(FILE_REFERENCES_REFUSED, "reason" => "reference").increment(1);
+        None
+    }
 }
 
 /// A file as the services' `attachments` tables keep it (select [`STORED_FILE_COLUMNS`]).
@@ -224,6 +279,40 @@ pub fn in_order(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reference(key: &str, id: &str) -> AttachmentRef {
+        AttachmentRef {
+            key: key.to_owned(),
+            id: id.to_owned(),
+            sha256: "ab".repeat(32),
+            ..AttachmentRef::default()
+        }
+    }
+
+    #[test]
+    fn only_the_producers_own_references_are_accepted() {
+        let id = "0b6f2a38-6f1e-4c55-9d7a-2f1a6d3c9e01";
+        let other = "5d1c9e0a-3b2f-4a8e-8f6d-7c4b2a1e0f93";
+        assert!(
+            accepted_reference(&reference(&format!("intake/2026/12/{id}"), id), "intake").is_some()
+        );
+        for (key, named) in [
+            (format!("office-queue/2026/12/{id}"), id),
+            (format!("intake/2026/12/{other}"), id),
+            (format!("intake/2026/12/{id}/../../{other}"), id),
+            (format!("intake/26/12/{id}"), id),
+            ("../etc/passwd".to_owned(), id),
+            (format!("intake/2026/12/{id}"), "not-an-id"),
+        ] {
+            assert!(
+                accepted_reference(&reference(&key, named), "intake").is_none(),
+                "{key}"
+            );
+        }
+        let mut unfingerprinted = reference(&format!("intake/2026/12/{id}"), id);
+        unfingerprinted.sha256 = "x".to_owned();
+        assert!(accepted_reference(&unfingerprinted, "intake").is_none());
+    }
 
     #[test]
     fn too_many_ids_are_refused_before_any_is_read() {

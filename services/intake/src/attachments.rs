@@ -99,7 +99,10 @@ impl Attachments {
             )
             .await?;
         }
-        let content = self.store.get(&file.object_key).await?;
+        let content = self
+            .store
+            .get_verified(&file.object_key, &file.sha256)
+            .await?;
         Ok((
             StoredFile {
                 id: file.id,
@@ -179,7 +182,7 @@ pub async fn record_from_office(
     sent_by: &str,
 ) -> sqlx::Result<()> {
     for file in files {
-        let Ok(id) = Uuid::parse_str(&file.id) else {
+        let Some(id) = combipat_platform::files::accepted_reference(file, "office-queue") else {
             continue;
         };
         sqlx::query(

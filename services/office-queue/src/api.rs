@@ -300,7 +300,7 @@ impl OfficeQueue for OfficeQueueApi {
             .await?;
         }
         let file = found.file;
-        let content = self.files.get(&file.key).await?;
+        let content = self.files.get_verified(&file.key, &file.sha256).await?;
         Ok(Response::new(GetAttachmentResponse {
             attachment: Some(file),
             content: content.to_vec(),

@@ -74,7 +74,7 @@ pub async fn record_from_patronato(
     sent_by: &str,
 ) -> sqlx::Result<()> {
     for file in files {
-        let Ok(id) = Uuid::parse_str(&file.id) else {
+        let Some(id) = combipat_platform::files::accepted_reference(file, "intake") else {
             continue;
         };
         sqlx::query(
