@@ -6,7 +6,7 @@ use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use combipat_proto::common::v1::GetAttachmentRequest;
+use combipat_proto::common::v1::{GetAttachmentRequest, GetAttachmentResponse};
 use combipat_proto::intake::v1::intake_server::Intake as _;
 use combipat_proto::intake::v1::{
     GetRequestRequest, GetRequestResponse, ProvideInfoRequest, RateAnswerRequest,
@@ -276,31 +276,32 @@ pub async fn attachment(
         )
         .await;
     match outcome {
-        Ok(found) => {
-            let file = found.attachment.unwrap_or_default();
-            let mut response = found.content.into_response();
-            let headers = response.headers_mut();
-            if let Ok(value) = HeaderValue::from_str(&file.media_type) {
-                headers.insert(header::CONTENT_TYPE, value);
-            }
-            let ascii_name: String = file
-                .file_name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            if let Ok(value) =
-                HeaderValue::from_str(&format!("attachment; filename=\"{ascii_name}\""))
-            {
-                headers.insert(header::CONTENT_DISPOSITION, value);
-            }
-            response
-        }
+        Ok(found) => download(found),
         Err(status) => pages.page(&session, "Allegato", "/richieste", Pages::refusal(&status)),
     }
+}
+
+/// A file as a download: its media type, and its name in ASCII.
+pub(super) fn download(found: GetAttachmentResponse) -> Response {
+    let file = found.attachment.unwrap_or_default();
+    let mut response = found.content.into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&file.media_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    let ascii_name: String = file
+        .file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }

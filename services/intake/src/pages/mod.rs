@@ -1,10 +1,11 @@
 //! The operator's pages, in Italian, in the public administration's design (Bootstrap
 //! Italia, served by intake itself) and usable without JavaScript, on the shared web crate
 //! (`combipat_web`: frame, sign-in, CSRF and security headers): "Scrivi alla sede" (the
-//! form, the comune chosen by name), "Le mie richieste" (the list), each request's page and
-//! "Notifiche". Every page works through the same API methods (and token check) as gRPC and
+//! form, the comune chosen by name), "Le mie richieste" (the list), each request's page,
+//! "Notifiche" and "Avvisi" (what INPS publishes for the patronati, from notifier). Every page works through the same API methods (and token check) as gRPC and
 //! JSON, so a page can do nothing the API would refuse.
 
+mod avvisi;
 mod detail;
 mod form;
 mod labels;
@@ -108,6 +109,9 @@ impl Pages {
             .route("/notifiche", get(notices::page))
             .route("/notifiche/lette", post(notices::mark_all))
             .route("/notifiche/{id}/letta", post(notices::mark_one))
+            .route("/avvisi", get(avvisi::page))
+            .route("/avvisi/{id}", get(avvisi::one))
+            .route("/avvisi/{id}/file/{file_id}", get(avvisi::file))
             .layer(axum::extract::DefaultBodyLimit::max(
                 combipat_platform::files::MAX_PER_MESSAGE * crate::attachments::MAX_BYTES
                     + 1024 * 1024,
@@ -153,6 +157,7 @@ impl Pages {
         }
         nav.push(NavItem::new("/richieste", "Le mie richieste"));
         nav.push(NavItem::new("/notifiche", notices));
+        nav.push(NavItem::new("/avvisi", "Avvisi"));
         let who = principal
             .patronato_office
             .clone()
