@@ -27,7 +27,7 @@ router:
   requiredSecrets: [COMBIPAT__DATABASE__URL, COMBIPAT__AMQP__URL]
 office-queue:
   grpcService: combipat.officequeue.v1.OfficeQueue
-  calls: [router]
+  calls: [router, notifier]
   egress: [redis, objectStore]
   anpr: false
   attachments: true

@@ -27,7 +27,7 @@ CHART = Path(__file__).resolve().parents[1]
 ROOT = CHART.parents[1]
 LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
           "app.kubernetes.io/part-of", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"]
-CALLS = {"intake": {"router", "notifier"}, "office-queue": {"router"}, "reminder-scheduler": {"router"}}
+CALLS = {"intake": {"router", "notifier"}, "office-queue": {"router", "notifier"}, "reminder-scheduler": {"router"}}
 errors = []
 
 

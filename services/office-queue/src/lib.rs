@@ -82,6 +82,7 @@ impl ServiceDefinition for Service {
             context.auth_interceptor(),
             own.pages,
             &own.router,
+            &own.notifier,
         )?;
         let http =
             http::routes(Arc::clone(&api), context.auth_interceptor())?.merge(console.routes());

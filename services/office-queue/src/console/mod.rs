@@ -9,12 +9,15 @@
 //! | `/coda` | the office's queue (`queue.rs`), `/coda/eventi` its changes as server-sent events |
 //! | `/coda/{id}` and its actions | one item (`item.rs`, `actions.rs`) |
 //! | `/carico` | a responsabile's workload (`workload.rs`) |
+//! | `/avvisi` | a responsabile publishes avvisi and reads their read counts (`avvisi.rs`, through notifier) |
 //! | `/allegati/{id}` | a file of an item |
 
 mod actions;
+mod avvisi;
 mod directory;
 mod item;
 mod labels;
+mod notifier;
 mod queue;
 mod workload;
 
@@ -62,6 +65,14 @@ const PEOPLE: &[DemoPerson] = &[
         inps_office: Some("SEDE-TO"),
         description: "funzionario, sede di Torino",
     },
+    DemoPerson {
+        subject: "giovanna.brambilla",
+        role: Role::Responsabile,
+        patronato: None,
+        patronato_office: None,
+        inps_office: Some("DR-LOMBARDIA"),
+        description: "responsabile, Direzione regionale Lombardia",
+    },
 ];
 
 const SITE: SiteConfig = SiteConfig {
@@ -77,6 +88,7 @@ pub struct Console {
     api: Arc<OfficeQueueApi>,
     site: Site,
     directory: directory::Directory,
+    notifier: notifier::Notifier,
 }
 
 impl Console {
@@ -85,11 +97,13 @@ impl Console {
         auth: AuthInterceptor,
         settings: PageSettings,
         router: &combipat_platform::grpc_client::ClientSettings,
+        notifier: &combipat_platform::grpc_client::ClientSettings,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             api,
             site: Site::new(SITE, settings, auth),
             directory: directory::Directory::new(router)?,
+            notifier: notifier::Notifier::new(notifier)?,
         })
     }
 
@@ -107,6 +121,7 @@ impl Console {
             .route("/coda/{id}/chiudi", post(actions::close))
             .route("/coda/{id}/assegna", post(actions::reassign))
             .route("/carico", get(workload::page))
+            .route("/avvisi", get(avvisi::page).post(avvisi::publish))
             .route("/allegati/{id}", get(item::attachment))
             .layer(axum::extract::DefaultBodyLimit::max(
                 combipat_platform::files::MAX_PER_MESSAGE * combipat_domain::files::MAX_BYTES
@@ -150,6 +165,9 @@ impl Console {
         let mut nav = vec![NavItem::new("/coda", "Coda dell'ufficio")];
         if caller.principal.role == Role::Responsabile {
             nav.push(NavItem::new("/carico", "Carico di lavoro"));
+        }
+        if matches!(caller.principal.role, Role::Responsabile | Role::Admin) {
+            nav.push(NavItem::new("/avvisi", "Avvisi"));
         }
         let who = office(caller).unwrap_or_default();
         let mut page = Page::new(title).caller(caller, who).nav(nav, current);
