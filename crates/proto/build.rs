@@ -3,9 +3,9 @@
 
 use std::{env, fs, path::PathBuf};
 
-use prost::Message as _;
 
 const PROTOS: &[&str] = &[
+    "combipat/common/v1/rules.proto",
     "combipat/common/v1/common.proto",
     "combipat/audit/v1/audit.proto",
     "combipat/events/v1/events.proto",
@@ -22,12 +22,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     println!("cargo:rerun-if-changed={}", root.display());
 
-    let descriptors = protox::compile(PROTOS, [&root])?;
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(PROTOS)?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    // Encoded by protox itself, which keeps the fields' custom options (the declared rules
+    // the OpenAPI documents read); prost's own types would drop them.
     fs::write(
         out_dir.join("combipat_descriptor.bin"),
-        descriptors.encode_to_vec(),
+        compiler.encode_file_descriptor_set(),
     )?;
+    let descriptors = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()
         // A malformed request is the caller's mistake (INVALID_ARGUMENT), not INTERNAL.

@@ -1,11 +1,16 @@
 //! The OpenAPI 3.1 document of a [`super::JsonApi`], generated from the protobuf descriptors
-//! (messages become schemas, proto comments become descriptions), so it cannot disagree with
-//! what the handlers accept.
+//! (messages become schemas, proto comments become descriptions, the fields' declared rules
+//! (`combipat.common.v1.rules`) become `required`, `maxLength`, `pattern`, `maxItems`,
+//! `minimum` and `maximum`), so it cannot disagree with what the handlers accept. Every object
+//! is closed (`additionalProperties: false`): the bridge refuses unknown fields.
 
 use std::collections::BTreeMap;
 
 use axum::http::Method;
-use prost_reflect::{FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, ServiceDescriptor};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, ServiceDescriptor,
+    Value as Reflected,
+};
 use serde_json::{Value, json};
 
 use super::Operation;
@@ -101,23 +106,109 @@ fn reference(message: &MessageDescriptor, schemas: &mut BTreeMap<String, Value>)
         // A placeholder first, so that recursive messages terminate.
         schemas.insert(name.clone(), Value::Null);
         let mut properties = serde_json::Map::new();
+        let mut required = Vec::new();
         for field in message.fields() {
+            let declared = rules(&field);
             let mut schema = field_schema(&field, schemas);
+            if let Some(declared) = &declared {
+                schema = constrained(&field, schema, declared);
+                if flag(declared, "required") {
+                    required.push(Value::String(field.name().to_owned()));
+                }
+            }
             if let Some(text) = comment(&field.parent_file(), field.path()) {
                 schema = json!({"allOf": [schema], "description": text});
             }
             properties.insert(field.name().to_owned(), schema);
         }
-        schemas.insert(
-            name.clone(),
-            json!({
-                "type": "object",
-                "description": comment(&message.parent_file(), message.path()).unwrap_or_default(),
-                "properties": properties,
-            }),
-        );
+        let mut object = json!({
+            "type": "object",
+            "description": comment(&message.parent_file(), message.path()).unwrap_or_default(),
+            "properties": properties,
+            "additionalProperties": false,
+        });
+        if !required.is_empty() {
+            object["required"] = Value::Array(required);
+        }
+        schemas.insert(name.clone(), object);
     }
     json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// The rules a field declares (`[(combipat.common.v1.rules) = {...}]`), if any.
+fn rules(field: &FieldDescriptor) -> Option<DynamicMessage> {
+    let extension = field
+        .parent_pool()
+        .get_extension_by_name("combipat.common.v1.rules")?;
+    let options = field.options();
+    if !options.has_extension(&extension) {
+        return None;
+    }
+    match options.get_extension(&extension).into_owned() {
+        Reflected::Message(declared) => Some(declared),
+        _ => None,
+    }
+}
+
+fn flag(rules: &DynamicMessage, name: &str) -> bool {
+    rules
+        .get_field_by_name(name)
+        .and_then(|value| value.as_bool())
+        .unwrap_or(false)
+}
+
+fn number(rules: &DynamicMessage, name: &str) -> Option<i64> {
+    if !rules.has_field_by_name(name) {
+        return None;
+    }
+    let value = rules.get_field_by_name(name)?;
+    value
+        .as_u32()
+        .map(i64::from)
+        .or_else(|| value.as_i64())
+        .filter(|number| *number != 0 || name == "minimum" || name == "maximum")
+}
+
+/// `schema` with the field's declared rules. A required enum refuses its zero value, which
+/// protobuf reads as "not set".
+fn constrained(field: &FieldDescriptor, mut schema: Value, rules: &DynamicMessage) -> Value {
+    let text = rules
+        .get_field_by_name("pattern")
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .filter(|pattern| !pattern.is_empty());
+    if field.is_list() {
+        if let Some(max) = number(rules, "max_items") {
+            schema["maxItems"] = json!(max);
+        }
+        return schema;
+    }
+    if let Some(max) = number(rules, "max_length") {
+        schema["maxLength"] = json!(max);
+    }
+    if let Some(pattern) = text {
+        schema["pattern"] = json!(pattern);
+    }
+    if let Some(minimum) = number(rules, "minimum") {
+        schema["minimum"] = json!(minimum);
+    }
+    if let Some(maximum) = number(rules, "maximum") {
+        schema["maximum"] = json!(maximum);
+    }
+    if flag(rules, "required") {
+        match field.kind() {
+            // Texts are trimmed: a required one holds something besides spaces.
+            Kind::String if schema.get("pattern").is_none() => schema["pattern"] = json!("\\S"),
+            Kind::Enum(descriptor) => {
+                schema["enum"] = descriptor
+                    .values()
+                    .filter(|value| value.number() != 0)
+                    .map(|value| Value::String(value.name().to_owned()))
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+    schema
 }
 
 fn field_schema(field: &FieldDescriptor, schemas: &mut BTreeMap<String, Value>) -> Value {
