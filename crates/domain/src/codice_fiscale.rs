@@ -62,8 +62,8 @@ impl CodiceFiscale {
             .collect();
         match code.chars().count() {
             0 => Err(CodiceFiscaleError::Empty),
-            16 => validate_personal(code.as_bytes()).map(|()| Self { code }),
-            11 => validate_numeric(code.as_bytes()).map(|()| Self { code }),
+            16 => validate_personal(&code).map(|()| Self { code }),
+            11 => validate_numeric(&code).map(|()| Self { code }),
             other => Err(CodiceFiscaleError::Length(other)),
         }
     }
@@ -176,7 +176,17 @@ fn two_digits(bytes: &[u8]) -> u32 {
     u32::from(bytes[0] - b'0') * 10 + u32::from(bytes[1] - b'0')
 }
 
-fn validate_personal(code: &[u8]) -> Result<(), CodiceFiscaleError> {
+/// The character that starts at byte `index` of `code`, for an error message: every byte
+/// before the first refused one is ASCII, so `index` is a character boundary and `index + 1`
+/// its position (a non-ASCII letter is named as typed, not as its first byte).
+fn found_at(code: &str, index: usize) -> char {
+    code.get(index..)
+        .and_then(|rest| rest.chars().next())
+        .unwrap_or(char::REPLACEMENT_CHARACTER)
+}
+
+fn validate_personal(text: &str) -> Result<(), CodiceFiscaleError> {
+    let code = text.as_bytes();
     for (index, &byte) in code.iter().enumerate() {
         let (ok, expected) = if DIGIT_POSITIONS.contains(&index) {
             (
@@ -189,7 +199,7 @@ fn validate_personal(code: &[u8]) -> Result<(), CodiceFiscaleError> {
         if !ok {
             return Err(CodiceFiscaleError::Character {
                 position: index + 1,
-                found: char::from(byte),
+                found: found_at(text, index),
                 expected,
             });
         }
@@ -219,11 +229,12 @@ fn validate_personal(code: &[u8]) -> Result<(), CodiceFiscaleError> {
     Ok(())
 }
 
-fn validate_numeric(code: &[u8]) -> Result<(), CodiceFiscaleError> {
-    if let Some((index, &byte)) = code.iter().enumerate().find(|(_, b)| !b.is_ascii_digit()) {
+fn validate_numeric(text: &str) -> Result<(), CodiceFiscaleError> {
+    let code = text.as_bytes();
+    if let Some(index) = code.iter().position(|b| !b.is_ascii_digit()) {
         return Err(CodiceFiscaleError::Character {
             position: index + 1,
-            found: char::from(byte),
+            found: found_at(text, index),
             expected: "a digit",
         });
     }
@@ -258,6 +269,28 @@ mod tests {
             Err(CodiceFiscaleError::CheckCharacter {
                 found: 'X',
                 expected: 'S'
+            })
+        );
+    }
+
+    #[test]
+    fn a_refused_accented_letter_is_named_as_typed() {
+        // Found by fuzz/ (codice_fiscale): 16 characters but 17 bytes; the error named the
+        // first byte of `é` as `Ã`.
+        assert_eq!(
+            CodiceFiscale::parse("RSSMRA85T10A562é"),
+            Err(CodiceFiscaleError::Character {
+                position: 16,
+                found: 'é',
+                expected: "a letter",
+            })
+        );
+        assert_eq!(
+            CodiceFiscale::parse("8007875058è"),
+            Err(CodiceFiscaleError::Character {
+                position: 11,
+                found: 'è',
+                expected: "a digit",
             })
         );
     }
