@@ -47,9 +47,16 @@ bench messages="20000": setup
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin intake-submit -- 5000 4
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin scheduler -- 5000000 100000 1000
     RUST_LOG=warn cargo run --release -q -p combipat-bench --bin notifier -- 5000 300
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin reporting
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 300 60
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 1000 60
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- closed 64 30
+
+# Not part of `just test`. Installs cargo-fuzz if missing, builds in ~/.cache/combipat/fuzz-target
+# (`just fuzz 0` only builds); failing inputs land in fuzz/artifacts/<target>/ (fuzz/README.md).
+# Fuzz each cargo-fuzz target in fuzz/ for `seconds`, on the stable toolchain.
+fuzz seconds="120":
+    scripts/fuzz.sh {{seconds}}
 
 # Start every service in the background with the local development settings.
 up: setup build
