@@ -356,6 +356,16 @@ pub fn rome(timestamp: Option<&prost_types::Timestamp>) -> String {
         .unwrap_or_default()
 }
 
+/// A time in Italian time, as a form's date or datetime-local field gives it, as a timestamp;
+/// `None` for an hour the clocks skip.
+pub fn from_rome(local: chrono::NaiveDateTime) -> Option<prost_types::Timestamp> {
+    use chrono::TimeZone as _;
+    chrono_tz::Europe::Rome
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|at| combipat_platform::time::to_timestamp(at.with_timezone(&chrono::Utc)))
+}
+
 /// What kind of refusal an API status is, in Italian, before its own reasons.
 pub fn status_heading(status: &tonic::Status) -> &'static str {
     use tonic::Code;

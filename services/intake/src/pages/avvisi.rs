@@ -7,7 +7,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use chrono::{Duration, NaiveDate, TimeZone as _};
+use chrono::{Duration, NaiveDate};
 use combipat_domain::Topic;
 use combipat_proto::notifier::v1::{
     AudienceScope, Avviso, AvvisoAudience, AvvisoDetail, AvvisoPriority, AvvisoStatus,
@@ -44,13 +44,11 @@ fn day(value: &str, days: i64) -> Result<Option<prost_types::Timestamp>, &'stati
     }
     let date =
         NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| "non è una data (gg/mm/aaaa)")?;
-    let midnight = (date + Duration::days(days))
+    (date + Duration::days(days))
         .and_hms_opt(0, 0, 0)
-        .and_then(|at| chrono_tz::Europe::Rome.from_local_datetime(&at).earliest())
-        .ok_or("non è una data valida")?;
-    Ok(Some(combipat_platform::time::to_timestamp(
-        midnight.with_timezone(&chrono::Utc),
-    )))
+        .and_then(shell::from_rome)
+        .map(Some)
+        .ok_or("non è una data valida")
 }
 
 impl Filters {

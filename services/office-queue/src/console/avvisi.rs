@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse as _, Redirect, Response};
-use chrono::{NaiveDateTime, TimeZone as _};
+use chrono::NaiveDateTime;
 use combipat_domain::Topic;
 use combipat_platform::auth::Role;
 use combipat_proto::notifier::v1::{
@@ -69,13 +69,9 @@ fn rome_time(value: &str) -> Result<Option<prost_types::Timestamp>, &'static str
     }
     let local = NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
         .map_err(|_| "non è una data e ora (gg/mm/aaaa hh:mm)")?;
-    let at = chrono_tz::Europe::Rome
-        .from_local_datetime(&local)
-        .earliest()
-        .ok_or("quest'ora non esiste nel fuso italiano")?;
-    Ok(Some(combipat_platform::time::to_timestamp(
-        at.with_timezone(&chrono::Utc),
-    )))
+    shell::from_rome(local)
+        .map(Some)
+        .ok_or("quest'ora non esiste nel fuso italiano")
 }
 
 impl Draft {
