@@ -3,7 +3,6 @@
 
 use std::{env, fs, path::PathBuf};
 
-
 const PROTOS: &[&str] = &[
     "combipat/common/v1/rules.proto",
     "combipat/common/v1/common.proto",

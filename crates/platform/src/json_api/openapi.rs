@@ -86,12 +86,16 @@ fn parameter(
     required: bool,
     schemas: &mut BTreeMap<String, Value>,
 ) -> Value {
+    let mut schema = field_schema(field, schemas);
+    if let Some(declared) = rules(field) {
+        schema = constrained(field, schema, &declared);
+    }
     json!({
         "name": field.name(),
         "in": location,
         "required": required,
         "description": comment(&field.parent_file(), field.path()).unwrap_or_default(),
-        "schema": field_schema(field, schemas),
+        "schema": schema,
         "explode": true,
     })
 }
