@@ -313,7 +313,14 @@ async fn deadlines_go_to_the_office_the_responsabile_and_the_direzione_regionale
 
 #[tokio::test]
 async fn an_office_event_before_the_routing_decision_waits_for_it() {
-    let mut harness = start().await;
+    // The answer waits on the retry schedule until the decision is applied: a schedule long
+    // enough (about 12 s) that a busy machine's late decision is still in time, as the
+    // production one (24 h) is.
+    let mut harness = start_with(&[
+        ("amqp.retry_delays_ms", "100,200,400,800,1600,3200,6400"),
+        ("amqp.retry_for_ms", "30000"),
+    ])
+    .await;
     let request = request("CP-2026-00000002");
     harness
         .publish(&answered(&request, "Risposta arrivata prima"))
