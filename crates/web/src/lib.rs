@@ -12,6 +12,7 @@
 //! - [`assets`]: the kit's files and ours, embedded and served with long cache headers.
 
 pub mod assets;
+pub mod multipart;
 pub mod security;
 pub mod shell;
 mod signin;

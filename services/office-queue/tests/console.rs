@@ -337,3 +337,63 @@ async fn the_queue_sends_its_changes_as_server_sent_events() {
     assert!(received.contains("event: change"), "{received}");
     harness.service.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_form_with_more_files_than_a_message_takes_is_refused_before_any_is_stored() {
+    let mut harness = console(true).await;
+    let item = filed(&mut harness).await;
+    let paolo = sign_in(&harness, 0).await;
+    let mut client = harness.client.clone();
+    client
+        .claim(claim(&item, 1, 0, "paolo.esposito"))
+        .await
+        .unwrap();
+    let boundary = "combipat-test-boundary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"versione\"\r\n\r\n2\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"risposta\"\r\n\r\nRisposta\r\n"
+    );
+    for n in 0..6 {
+        form.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"allegati\"; filename=\"f{n}.pdf\"\r\n\
+             Content-Type: application/pdf\r\n\r\n%PDF-1.7 {n}\r\n"
+        ));
+    }
+    form.push_str(&format!("--{boundary}--\r\n"));
+    let answer = browser()
+        .post(format!(
+            "{}/coda/{}/rispondi",
+            base(&harness),
+            item.request_id
+        ))
+        .headers(same_origin())
+        .header("cookie", &paolo)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    let body = answer.text().await.unwrap();
+    assert!(body.contains("al massimo 5 file per messaggio"), "{body}");
+    let pool = harness.database.connect().await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM attachments")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // The first five went up before the sixth was seen; none is tied to a message, and the
+    // item is not answered.
+    assert!(stored <= 5, "{stored} files stored");
+    assert_eq!(
+        get(&mut client, &item.request_id)
+            .await
+            .item
+            .unwrap()
+            .status,
+        "NEW",
+        "claimed, not answered"
+    );
+    harness.service.shutdown().await.unwrap();
+}

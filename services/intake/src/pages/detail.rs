@@ -241,7 +241,7 @@ pub async fn reply(
     };
     let outcome = match upload::read(&pages, &session, multipart).await {
         Ok(read) => {
-            let form: ReplyForm = read.form();
+            let form: ReplyForm = read.parse();
             let call = ProvideInfoRequest {
                 request_id: id.clone(),
                 reply: form.reply,

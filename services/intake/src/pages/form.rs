@@ -238,7 +238,7 @@ pub async fn preview(
             return pages.page(&session, TITLE, HERE, body);
         }
     };
-    let mut draft: Draft = read.form();
+    let mut draft: Draft = read.parse();
     let Some(motivo) = draft.motivo() else {
         return Redirect::to(HERE).into_response();
     };

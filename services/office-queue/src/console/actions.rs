@@ -7,7 +7,6 @@ use axum::Form;
 use axum::extract::{Multipart, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use combipat_proto::common::v1::UploadAttachmentRequest;
 use combipat_proto::officequeue::v1::office_queue_server::OfficeQueue as _;
 use combipat_proto::officequeue::v1::{
     AddNoteRequest, AnswerRequest, ClaimRequest, CloseRequest, ReassignRequest, ReleaseRequest,
@@ -194,38 +193,22 @@ pub async fn transfer(
 async fn read_message(
     console: &Console,
     caller: &Caller,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<(Vec<(String, String)>, Vec<String>), tonic::Status> {
-    let mut fields = Vec::new();
-    let mut ids = Vec::new();
-    while let Some(field) = multipart.next_field().await.map_err(|error| {
-        tonic::Status::invalid_argument(format!("il modulo non è arrivato intero: {error}"))
-    })? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name.starts_with("allegati") {
-            let file_name = field.file_name().unwrap_or_default().to_owned();
-            let content = field.bytes().await.map_err(|error| {
-                tonic::Status::invalid_argument(format!("un file non è arrivato intero: {error}"))
-            })?;
-            if file_name.is_empty() && content.is_empty() {
-                continue; // the file input left empty
-            }
-            let upload = UploadAttachmentRequest {
-                file_name,
-                media_type: String::new(),
-                content: content.to_vec(),
-            };
-            let stored = console
+    let form = combipat_web::multipart::read(
+        multipart,
+        |name| name.starts_with("allegati"),
+        |upload| async move {
+            console
                 .call(caller, upload, |api, request| async move {
                     api.upload_attachment(request).await
                 })
-                .await?;
-            ids.push(stored.id);
-        } else {
-            fields.push((name, field.text().await.unwrap_or_default()));
-        }
-    }
-    Ok((fields, ids))
+                .await
+                .map(|stored| stored.id)
+        },
+    )
+    .await?;
+    Ok((form.fields, form.attachment_ids))
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
