@@ -41,16 +41,26 @@ fn intakes(system: &System) -> Vec<std::net::SocketAddr> {
         .collect()
 }
 
-/// Counts, prints the row, and fails unless the case is clean.
+/// Requests accepted after the case's last strike: the system must have gone on working under
+/// the load, not merely survived. What the generator manages to offer depends on how fast the
+/// machine answers (each operator waits for its answer), so the bound is on what followed the
+/// strike rather than on a fixed total.
+const ACCEPTED_AFTER_THE_STRIKE: usize = 100;
+/// And at least this many in all.
+const ACCEPTED_AT_LEAST: usize = 300;
+
+/// Counts, prints the row, and fails unless the case is clean. Called right after the case's
+/// last strike, with the load still running.
 async fn conclude(system: &System, load: Load, case: &str) {
+    let struck_at = load.accepted();
     let accepted = load.finish().await.unwrap();
     let report = settle_and_count(system, &accepted, case, PATIENCE)
         .await
         .unwrap();
     println!("{}\n{}", Report::HEADER, report.row());
     assert!(
-        report.accepted >= 600,
-        "{case}: too little load ({})",
+        report.accepted >= ACCEPTED_AT_LEAST.max(struck_at + ACCEPTED_AFTER_THE_STRIKE),
+        "{case}: too little load ({} accepted, {struck_at} of them before the last strike)",
         report.accepted
     );
     assert!(
