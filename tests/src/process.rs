@@ -218,10 +218,10 @@ fn wire_clients(processes: &mut [ServiceProcess]) -> anyhow::Result<()> {
 
 /// Whether `defaults` has a `[section]` with an `endpoint` (a client of that service).
 fn client_section(defaults: &str, section: &str) -> bool {
-    defaults
-        .split("\n[")
-        .filter_map(|part| part.strip_prefix(&format!("{section}]\n")))
-        .any(|body| body.lines().any(|line| line.starts_with("endpoint")))
+    config::Config::builder()
+        .add_source(config::File::from_str(defaults, config::FileFormat::Toml))
+        .build()
+        .is_ok_and(|settings| settings.get_string(&format!("{section}.endpoint")).is_ok())
 }
 
 /// Every service of `services.txt`, each with its own database (shared by its replicas), all

@@ -161,16 +161,13 @@ fn flag(rules: &DynamicMessage, name: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A declared number: proto3 reports an unset bound (or a zero length) as absent.
 fn number(rules: &DynamicMessage, name: &str) -> Option<i64> {
     if !rules.has_field_by_name(name) {
         return None;
     }
     let value = rules.get_field_by_name(name)?;
-    value
-        .as_u32()
-        .map(i64::from)
-        .or_else(|| value.as_i64())
-        .filter(|number| *number != 0 || name == "minimum" || name == "maximum")
+    value.as_u32().map(i64::from).or_else(|| value.as_i64())
 }
 
 /// `schema` with the field's declared rules. A required enum refuses its zero value, which
