@@ -76,6 +76,20 @@ ensure_redis() {
   wait_port 6379 20 Redis
 }
 
+# The services' ports (the second and third columns) lie inside Linux's ephemeral range
+# (32768-60999): an outgoing connection, say to PostgreSQL, may take one of them just before a
+# service binds it, and the service fails with "address already in use". Reserve them where
+# this machine lets us (root, a writable /proc/sys); in a pod each service has its own ports.
+reserve_service_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports ports
+  ports=$(awk '!/^#/ && NF >= 4 { printf "%s%s,%s", sep, $2, $3; sep="," }' "$(dirname "$0")/../services.txt")
+  [ -w "$file" ] || return 0
+  local current; current=$(cat "$file")
+  printf '%s\n' "${current:+$current,}$ports" >"$file" 2>/dev/null ||
+    say "cannot reserve the services' ports in $file: a bind may now and then find one taken"
+}
+
+reserve_service_ports
 ensure_postgres
 ensure_rabbitmq
 ensure_redis

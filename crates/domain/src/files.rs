@@ -33,6 +33,11 @@ pub enum Kind {
     P7m,
 }
 
+impl Kind {
+    /// Every kind, in the order the refusals list them.
+    pub const ALL: [Self; 4] = [Self::Pdf, Self::Png, Self::Jpeg, Self::P7m];
+}
+
 /// The PKCS#7 signedData object identifier (1.2.840.113549.1.7.2), DER-encoded.
 const SIGNED_DATA_OID: [u8; 11] = [
     0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02,

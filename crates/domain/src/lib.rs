@@ -13,7 +13,7 @@ pub mod text;
 pub mod topic;
 
 pub use codice_fiscale::{CodiceFiscale, CodiceFiscaleError};
-pub use names::{province_name, region_name};
+pub use names::{REGION_CODES, province_name, region_name};
 pub use territory::{
     Comune, ForeignState, Residence, ResidenceError, Territory, TerritoryError, TerritorySettings,
 };

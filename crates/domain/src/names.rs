@@ -1,6 +1,12 @@
 //! Names of regions and provinces. ANPR's archive has only their codes; these are the
 //! ISTAT names (regions by ISTAT code, provinces by sigla, as of 2023).
 
+/// The ISTAT codes of the twenty regions, in order.
+pub const REGION_CODES: [&str; 20] = [
+    "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15", "16",
+    "17", "18", "19", "20",
+];
+
 /// ISTAT region names by code ("01" to "20"); ANPR's archive has only the codes.
 pub fn region_name(code: &str) -> Option<&'static str> {
     Some(match code {

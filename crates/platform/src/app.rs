@@ -110,6 +110,9 @@ impl ServiceContext {
         settings: PlatformSettings,
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
+        // Before anything records a metric: a series recorded earlier would be lost, and the
+        // ones shown at zero from the start (`metrics::zero`) are recorded while building.
+        crate::metrics::install();
         let authenticator = Authenticator::from_settings(&settings.auth).await?;
         let pool = crate::db::connect(&settings.database).await?;
         if settings.database.migrate_on_start {
@@ -185,6 +188,7 @@ impl ServiceContext {
         counted: bool,
     ) -> Consumer<H> {
         let health = ConsumerHealth::new(spec.name);
+        crate::metrics::zero::consumer(spec.name);
         self.consumer_health.push(health.clone());
         Consumer {
             broker: self.broker.clone(),

@@ -32,7 +32,19 @@ pub struct FileStore {
     store: Arc<dyn ObjectStore>,
 }
 
+/// Counter {service, media_type}: files stored, by the service that took them.
+const UPLOADED: &str = "combipat_attachments_uploaded_total";
+
 impl FileStore {
+    /// Shows `service`'s upload counters at zero, one per accepted kind (call once at start in
+    /// a service that takes files).
+    pub fn show_uploads_from(service: &'static str) {
+        for kind in combipat_domain::files::Kind::ALL {
+            metrics::counter!(UPLOADED, "service" => service, "media_type" => kind.media_type())
+                .increment(0);
+        }
+    }
+
     pub fn new(settings: &FileStoreSettings) -> anyhow::Result<Self> {
         let store: Arc<dyn ObjectStore> = if settings.store_url.trim().is_empty() {
             std::fs::create_dir_all(&settings.local_dir).map_err(|error| {
@@ -75,7 +87,7 @@ impl FileStore {
             .put(service, id, &file_name, kind.media_type(), content)
             .await?;
         metrics::counter!(
-            "combipat_attachments_uploaded_total",
+            UPLOADED,
             "service" => service.to_owned(),
             "media_type" => kind.media_type()
         )

@@ -151,6 +151,7 @@ pub struct Transactional<H> {
 
 impl<H: TransactionalHandler> Transactional<H> {
     pub fn new(pool: PgPool, outbox: OutboxWaker, handler: H) -> Self {
+        crate::metrics::zero::inbox(H::CONSUMER);
         Self {
             pool,
             outbox,

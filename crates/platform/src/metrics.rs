@@ -53,6 +53,59 @@ pub const JOB_LATENESS: &str = "combipat_job_lateness_seconds";
 /// downtime, and fired once, late).
 pub const JOBS_CAUGHT_UP: &str = "combipat_jobs_caught_up_total";
 
+/// Series a task shows at zero from its start, so that a dashboard or alert reading one finds
+/// it before the first event (Prometheus cannot tell a missing series from a broken exporter).
+/// Each primitive calls its own when it is built; services do the same for their names.
+pub(crate) mod zero {
+    use super::{
+        AMQP_RECONNECTS, BROKER_CONNECTED, INBOX_DUPLICATES, MESSAGE_PROCESSING_SECONDS,
+        MESSAGES_CONSUMED, MESSAGES_PUBLISHED, STREAM_EVENTS, STREAM_LAG,
+    };
+
+    /// A broker connection's task (a consumer's queue, `outbox`).
+    pub fn connection(task: &'static str) {
+        metrics::counter!(AMQP_RECONNECTS, "task" => task).increment(0);
+        metrics::gauge!(BROKER_CONNECTED, "task" => task).set(0.0);
+    }
+
+    /// A consumer of `queue`.
+    pub fn consumer(queue: &'static str) {
+        for outcome in ["processed", "retried", "dead_lettered", "requeued"] {
+            metrics::counter!(MESSAGES_CONSUMED, "queue" => queue, "outcome" => outcome)
+                .increment(0);
+        }
+        // Registering a histogram renders it with zero observations.
+        let _registered = metrics::histogram!(MESSAGE_PROCESSING_SECONDS, "queue" => queue);
+        connection(queue);
+    }
+
+    /// The inbox of `consumer`.
+    pub fn inbox(consumer: &'static str) {
+        metrics::counter!(INBOX_DUPLICATES, "consumer" => consumer).increment(0);
+    }
+
+    /// The outbox relay of a service that publishes `routing_keys`.
+    pub fn relay(routing_keys: &[&'static str]) {
+        for routing_key in routing_keys {
+            for outcome in ["confirmed", "refused"] {
+                metrics::counter!(MESSAGES_PUBLISHED, "routing_key" => *routing_key, "outcome" => outcome)
+                    .increment(0);
+            }
+        }
+        connection("outbox");
+    }
+
+    /// A reader of the history stream.
+    pub fn stream_reader(reader: &'static str) {
+        for outcome in ["applied", "skipped"] {
+            metrics::counter!(STREAM_EVENTS, "reader" => reader, "outcome" => outcome).increment(0);
+        }
+        metrics::gauge!(STREAM_LAG, "reader" => reader).set(0.0);
+        // The reader reports its connection in readiness, not in `BROKER_CONNECTED`.
+        metrics::counter!(AMQP_RECONNECTS, "task" => reader).increment(0);
+    }
+}
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the global recorder once per process and returns the handle that renders it.

@@ -143,6 +143,9 @@ pub async fn run_relay(
     health: RelayHealth,
     stop: CancellationToken,
 ) {
+    crate::metrics::zero::relay(crate::messaging::catalogue::published_by(
+        broker.service_name(),
+    ));
     let mut failures = 0;
     loop {
         match relay_session(&pool, &broker, &settings, &waker, &health, &stop).await {

@@ -33,6 +33,15 @@ use crate::status;
 use crate::store::{self, Operator};
 use crate::validation::validate;
 
+/// Counter: requests accepted (an idempotent retry is not counted again).
+const SUBMITTED: &str = "combipat_requests_submitted_total";
+
+/// The intake's own series, at zero until the first request (dashboards and alerts read them).
+pub fn show_metrics_from_zero() {
+    metrics::counter!(SUBMITTED).increment(0);
+    crate::rating::show_metrics_from_zero();
+}
+
 /// What the rate limit counts apart, per operator: submissions, previews, uploads, and the
 /// other writes together.
 pub const RATE_LIMIT_SCOPES: [&str; 4] = ["submit", "preview", "upload", "write"];
@@ -116,7 +125,7 @@ impl Intake for IntakeApi {
         if submitted.replayed {
             tracing::info!(request.id = %submitted.request_id, "idempotent retry answered with the first result");
         } else {
-            metrics::counter!("combipat_requests_submitted_total").increment(1);
+            metrics::counter!(SUBMITTED).increment(1);
             tracing::info!(request.id = %submitted.request_id, protocol_number = %submitted.protocol_number, "request submitted");
         }
         Ok(Response::new(SubmitRequestResponse {

@@ -59,6 +59,8 @@ impl ServiceDefinition for Service {
                 .context("cannot load the ANPR territory (territory.*)")?,
         );
         context.add_consumer(status::QUEUE, status::StatusHandler);
+        api::show_metrics_from_zero();
+        combipat_platform::files::FileStore::show_uploads_from(SERVICE_NAME);
         let files =
             combipat_platform::files::FileStore::new(&own.attachments).context("attachments.*")?;
         context.add_sweep(retention::unsent_attachments(

@@ -123,8 +123,17 @@ pub async fn rate(
     )
     .await?;
     desk.outbox.commit(transaction).await?;
-    metrics::counter!("combipat_answers_rated_total", "rating" => rating.to_string()).increment(1);
+    metrics::counter!(RATED, "rating" => rating.to_string()).increment(1);
     Ok(stored.into())
+}
+
+/// Counter {rating=1..5}: answers rated by the patronati.
+const RATED: &str = "combipat_answers_rated_total";
+
+pub fn show_metrics_from_zero() {
+    for rating in 1..=5 {
+        metrics::counter!(RATED, "rating" => rating.to_string()).increment(0);
+    }
 }
 
 pub async fn of_request(pool: &PgPool, request_id: Uuid) -> sqlx::Result<Vec<Rating>> {

@@ -59,6 +59,8 @@ impl ServiceDefinition for Service {
     }
 
     async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
+        metrics::show_from_zero();
+        combipat_platform::files::FileStore::show_uploads_from(SERVICE_NAME);
         let fanout = fanout::Fanout {
             clock: context.clock.clone(),
             email: own.email.clone(),

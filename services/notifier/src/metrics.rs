@@ -22,6 +22,41 @@ pub const AVVISI_RECIPIENTS: &str = "combipat_avvisi_recipients_total";
 /// Counter {role}: avvisi marked read for the first time by a reader.
 pub const AVVISI_READS: &str = "combipat_avvisi_reads_total";
 
+/// Each channel's outcomes, as `NOTIFICATIONS` counts them.
+const NOTIFICATION_OUTCOMES: [(&str, &[&str]); 3] = [
+    ("inbox", &["created", "duplicate", "muted"]),
+    ("email", &["queued", "duplicate", "suppressed", "digest"]),
+    ("webhook", &["queued"]),
+];
+const EMAIL_OUTCOMES: [&str; 4] = ["sent", "retried", "failed", "suppressed"];
+const WEBHOOK_OUTCOMES: [&str; 4] = ["delivered", "failed", "retried", "dead"];
+
+/// Notifier's series, at zero until the first notice (dashboards and alerts read them).
+pub fn show_from_zero() {
+    for (channel, outcomes) in NOTIFICATION_OUTCOMES {
+        for outcome in outcomes {
+            metrics::counter!(NOTIFICATIONS, "channel" => channel, "outcome" => *outcome)
+                .increment(0);
+        }
+    }
+    for outcome in EMAIL_OUTCOMES {
+        metrics::counter!(EMAILS_SENT, "outcome" => outcome).increment(0);
+    }
+    metrics::gauge!(WEBHOOK_ENDPOINTS_DISABLED).set(0.0);
+}
+
+/// One webhook endpoint's series, at zero until its first attempt (shown for every endpoint
+/// the database holds, so a new or restarted replica shows each one).
+pub fn show_endpoint_from_zero(endpoint: uuid::Uuid) {
+    let endpoint = endpoint.to_string();
+    for outcome in WEBHOOK_OUTCOMES {
+        metrics::counter!(WEBHOOK_DELIVERIES, "endpoint" => endpoint.clone(), "outcome" => outcome)
+            .increment(0);
+    }
+    // Registering a histogram renders it with zero observations.
+    let _registered = metrics::histogram!(WEBHOOK_DELIVERY_SECONDS, "endpoint" => endpoint);
+}
+
 pub fn count_notification(channel: &'static str, outcome: &'static str) {
     metrics::counter!(NOTIFICATIONS, "channel" => channel, "outcome" => outcome).increment(1);
 }

@@ -35,6 +35,15 @@ const METRIC_FILED: &str = "combipat_items_filed_total";
 /// within a second").
 const METRIC_FILING_LATENCY: &str = "combipat_request_filing_latency_seconds";
 
+/// The filing series, at zero until the first item (dashboards and alerts read them).
+pub fn show_metrics_from_zero() {
+    for outcome in ["filed", "stale"] {
+        metrics::counter!(METRIC_FILED, "outcome" => outcome).increment(0);
+    }
+    // Registering a histogram renders it with zero observations.
+    let _registered = metrics::histogram!(METRIC_FILING_LATENCY);
+}
+
 pub struct DecisionHandler {
     pub sla: SlaPolicy,
     pub clock: Clock,

@@ -48,6 +48,8 @@ impl ServiceDefinition for Service {
 
     async fn build(own: Self::Own, mut context: ServiceContext) -> anyhow::Result<RunningService> {
         let router = router_client::Router::new(&own.router)?;
+        consumer::show_metrics_from_zero();
+        combipat_platform::files::FileStore::show_uploads_from(SERVICE_NAME);
         let (gauge_pool, gauge_clock) = (context.pool.clone(), context.clock.clone());
         context.add_background(move |stop| Box::pin(sla_gauge::run(gauge_pool, gauge_clock, stop)));
         let changes = watch::Changes::new();

@@ -2,6 +2,7 @@
 //! `combipat_items_open{region,sla_state=on_time|due_soon|overdue|paused}`, counted from the
 //! open items every `GAUGE_INTERVAL` (each replica counts the same; dashboards take the max).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use combipat_platform::clock::Clock;
@@ -13,8 +14,14 @@ const GAUGE_INTERVAL: Duration = Duration::from_secs(30);
 const STATES: [&str; 4] = ["on_time", "due_soon", "overdue", "paused"];
 
 pub async fn run(pool: PgPool, clock: Clock, stop: CancellationToken) {
+    // Every region starts at zero and each one counted once stays in the gauge: a region whose
+    // last open item closed falls to zero instead of keeping its last count.
+    let mut regions: BTreeSet<String> = combipat_domain::REGION_CODES
+        .iter()
+        .map(|code| (*code).to_owned())
+        .collect();
     loop {
-        if let Err(error) = count(&pool, &clock).await {
+        if let Err(error) = count(&pool, &clock, &mut regions).await {
             tracing::debug!(error = %error, "cannot count the open items");
         }
         tokio::select! {
@@ -24,7 +31,7 @@ pub async fn run(pool: PgPool, clock: Clock, stop: CancellationToken) {
     }
 }
 
-async fn count(pool: &PgPool, clock: &Clock) -> sqlx::Result<()> {
+async fn count(pool: &PgPool, clock: &Clock, regions: &mut BTreeSet<String>) -> sqlx::Result<()> {
     let rows: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT office_region,
                 CASE WHEN status = 'INFO_REQUESTED' THEN 'paused'
@@ -38,17 +45,15 @@ async fn count(pool: &PgPool, clock: &Clock) -> sqlx::Result<()> {
     .bind(clock.now())
     .fetch_all(pool)
     .await?;
-    let mut regions: Vec<&str> = rows.iter().map(|(region, _, _)| region.as_str()).collect();
-    regions.sort_unstable();
-    regions.dedup();
-    for region in regions {
+    regions.extend(rows.iter().map(|(region, _, _)| region.clone()));
+    for region in regions.iter() {
         for state in STATES {
             let count = rows
                 .iter()
                 .find(|(r, s, _)| r == region && s == state)
                 .map_or(0, |(_, _, count)| *count);
             #[allow(clippy::cast_precision_loss, reason = "a count shown as a gauge")]
-            metrics::gauge!(METRIC, "region" => region.to_owned(), "sla_state" => state)
+            metrics::gauge!(METRIC, "region" => region.clone(), "sla_state" => state)
                 .set(count as f64);
         }
     }

@@ -23,6 +23,17 @@ pub use combipat_platform::messaging::catalogue::ROUTER_REQUESTS as QUEUE;
 
 /// Counter {outcome=routed|unroutable, rule=polo|agenzia|province|region|none}.
 const METRIC_DECISIONS: &str = "combipat_routing_decisions_total";
+/// The kinds of rule a decision that routes names (the part of `rule` before the `:`); one
+/// that does not route names `none`.
+const ROUTING_RULE_KINDS: [&str; 5] = ["polo", "agenzia", "province", "region", "transfer"];
+
+/// The decisions' series, at zero until the first decision (dashboards and alerts read them).
+pub fn show_metrics_from_zero() {
+    for kind in ROUTING_RULE_KINDS {
+        metrics::counter!(METRIC_DECISIONS, "outcome" => "routed", "rule" => kind).increment(0);
+    }
+    metrics::counter!(METRIC_DECISIONS, "outcome" => "unroutable", "rule" => "none").increment(0);
+}
 /// Residences the territory does not know (intake validates them, so this is rare).
 const UNKNOWN_RESIDENCE_QUEUE: &str = "FALLBACK-IT";
 

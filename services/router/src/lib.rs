@@ -64,6 +64,7 @@ impl ServiceDefinition for Service {
         let interval = Duration::from_millis(own.directory.reload_interval_ms.max(100));
         let watcher = Arc::clone(&rulesets);
         context.add_background(move |stop| Box::pin(watcher.watch(interval, stop)));
+        consumer::show_metrics_from_zero();
         let handler = consumer::RequestsHandler {
             rulesets: Arc::clone(&rulesets),
         };

@@ -80,7 +80,12 @@ impl<H: JobHandler> JobRunner<H> {
         // Shown from the start, so that dashboards and alerts find the series at zero.
         for kind in H::KINDS {
             metrics::counter!(m::JOBS_CAUGHT_UP, "kind" => *kind).increment(0);
-            metrics::counter!(m::JOBS_FIRED, "kind" => *kind, "outcome" => "done").increment(0);
+            for outcome in ["done", "retried", "dead", "lost_lease"] {
+                metrics::counter!(m::JOBS_FIRED, "kind" => *kind, "outcome" => outcome)
+                    .increment(0);
+            }
+            // Registering a histogram renders it with zero observations.
+            let _registered = metrics::histogram!(m::JOB_LATENESS, "kind" => *kind);
         }
         let shared = Arc::new(Shared {
             owner: Uuid::new_v4(),

@@ -80,6 +80,46 @@ pub const CATALOGUE: &[QueueSpec] = &[
     REMINDER_SCHEDULER_EVENTS,
 ];
 
+/// The routing keys each service publishes, one owner per event type. The outbox relay shows
+/// their counters from the start, and the broker's topic permissions (`scripts/broker-users.sh`,
+/// `k8s/rabbitmq/`) let each service's user publish these and nothing else.
+pub const PUBLISHED: &[(&str, &[&str])] = &[
+    (
+        "intake",
+        &[
+            "request.submitted",
+            "request.info_provided",
+            "request.sollecito",
+            "request.rated",
+        ],
+    ),
+    (
+        "router",
+        &["request.routed", "request.unroutable", "calendar.changed"],
+    ),
+    (
+        "office-queue",
+        &[
+            "request.info_requested",
+            "request.answered",
+            "request.closed",
+            "request.transferred",
+            "request.sla_changed",
+        ],
+    ),
+    ("reminder-scheduler", &["reminder.due"]),
+    ("notifier", &[]),
+    ("reporting", &[]),
+];
+
+/// The routing keys `service` publishes (none for a service the list does not name).
+pub fn published_by(service: &str) -> &'static [&'static str] {
+    PUBLISHED
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map_or(&[], |(_, keys)| keys)
+}
+
 /// Event types no queue takes: read from the history stream only (reporting).
 pub const HISTORY_ONLY: &[&str] = &["request.rated"];
 
@@ -113,6 +153,25 @@ mod tests {
             );
             assert!(!spec.bindings.is_empty(), "{} has no bindings", spec.name);
         }
+    }
+
+    #[test]
+    fn every_event_type_has_exactly_one_publisher() {
+        use super::super::envelope::EVENT_TYPES;
+        for event_type in EVENT_TYPES {
+            let owners: Vec<&str> = PUBLISHED
+                .iter()
+                .filter(|(_, keys)| keys.contains(event_type))
+                .map(|(service, _)| *service)
+                .collect();
+            assert_eq!(owners.len(), 1, "{event_type} is published by {owners:?}");
+        }
+        let listed: usize = PUBLISHED.iter().map(|(_, keys)| keys.len()).sum();
+        assert_eq!(
+            listed,
+            EVENT_TYPES.len(),
+            "a routing key that is not an event type"
+        );
     }
 
     #[test]

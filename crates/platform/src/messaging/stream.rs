@@ -107,6 +107,7 @@ impl<H: TransactionalHandler> StreamReader<H> {
         reader: &'static str,
         handler: H,
     ) -> Self {
+        crate::metrics::zero::stream_reader(reader);
         Self {
             handler: Arc::new(Transactional::new(
                 pool.clone(),

@@ -190,6 +190,12 @@ pub async fn record_health(
     .map(|_| ())
 }
 
+pub async fn all_ids(connection: &mut PgConnection) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("SELECT id FROM webhook_endpoints")
+        .fetch_all(connection)
+        .await
+}
+
 pub async fn count_disabled(connection: &mut PgConnection) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM webhook_endpoints WHERE status = 'disabled'")
         .fetch_one(connection)
