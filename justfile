@@ -19,14 +19,14 @@ build:
 test: setup build
     scripts/ensure-tools.sh
     scripts/drop-test-databases.sh
-    COMBIPAT_TEST_AMQP_URL="$(scripts/test-vhost.sh)" cargo nextest run --workspace --no-fail-fast
+    scripts/fault-matrix.sh cargo nextest run --workspace --no-fail-fast
 
 # The fault-injection tests alone, with their report (accepted, filed, lost, duplicated):
 # SIGKILL of each service, RabbitMQ and PostgreSQL restarted (their own instances) under load.
 # `just test` runs them too.
 test-faults: setup build
     scripts/ensure-tools.sh
-    COMBIPAT_TEST_AMQP_URL="$(scripts/test-vhost.sh)" cargo nextest run -p combipat-e2e --test faults --no-capture
+    scripts/fault-matrix.sh cargo nextest run -p combipat-e2e --test faults
 
 # Formatting and clippy, warnings as errors.
 lint:

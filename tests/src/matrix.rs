@@ -182,6 +182,30 @@ impl Report {
         )
     }
 
+    /// Prints the row under the header and, when `COMBIPAT_FAULT_MATRIX` names a file (as
+    /// `just test` does: target/fault-matrix.md), appends the row to it, so that a whole run's
+    /// table survives nextest's captured output.
+    pub fn publish(&self) {
+        println!("{}\n{}", Self::HEADER, self.row());
+        let Some(path) = std::env::var_os("COMBIPAT_FAULT_MATRIX") else {
+            return;
+        };
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| {
+                use std::io::Write as _;
+                if file.metadata()?.len() == 0 {
+                    writeln!(file, "{}", Self::HEADER)?;
+                }
+                writeln!(file, "{}", self.row())
+            });
+        if let Err(error) = appended {
+            eprintln!("cannot append the row to {}: {error}", path.to_string_lossy());
+        }
+    }
+
     pub const HEADER: &'static str = "| case | accepted | filed | lost | duplicated effects | dead letters | outbox left | statuses agree | redeliveries absorbed | settled in |\n|---|---|---|---|---|---|---|---|---|---|";
 
     pub fn is_clean(&self) -> bool {

@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use combipat_e2e::matrix::{Load, Report, STANDARD, settle_and_count};
+use combipat_e2e::matrix::{Load, STANDARD, settle_and_count};
 use combipat_e2e::own_servers::{OwnPostgres, OwnRabbitCluster, OwnRabbitMq};
 use combipat_e2e::{Options, Servers, System};
 use nix::sys::signal::Signal;
@@ -52,7 +52,7 @@ async fn conclude(system: &System, load: Load, case: &str) {
     let report = settle_and_count(system, &accepted, case, PATIENCE)
         .await
         .unwrap();
-    println!("{}\n{}", Report::HEADER, report.row());
+    report.publish();
     assert!(
         report.accepted >= ACCEPTED_AT_LEAST,
         "{case}: too little load ({} accepted)",
@@ -225,7 +225,7 @@ async fn a_relay_killed_between_the_confirm_and_the_delete() {
     )
     .await
     .unwrap();
-    println!("{}\n{}", Report::HEADER, report.row());
+    report.publish();
     assert!(report.is_clean(), "{report:#?}");
     assert!(
         report.duplicates_absorbed >= 1,
