@@ -185,6 +185,11 @@ impl Report {
     /// Prints the row under the header and, when `COMBIPAT_FAULT_MATRIX` names a file (as
     /// `just test` does: target/fault-matrix.md), appends the row to it, so that a whole run's
     /// table survives nextest's captured output.
+    #[allow(
+        clippy::print_stdout,
+        clippy::print_stderr,
+        reason = "the row is the test's report"
+    )]
     pub fn publish(&self) {
         println!("{}\n{}", Self::HEADER, self.row());
         let Some(path) = std::env::var_os("COMBIPAT_FAULT_MATRIX") else {
@@ -202,7 +207,10 @@ impl Report {
                 writeln!(file, "{}", self.row())
             });
         if let Err(error) = appended {
-            eprintln!("cannot append the row to {}: {error}", path.to_string_lossy());
+            eprintln!(
+                "cannot append the row to {}: {error}",
+                path.to_string_lossy()
+            );
         }
     }
 

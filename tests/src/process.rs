@@ -8,8 +8,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use combipat_platform::messaging::{Broker, declare_all, permissions};
 use combipat_platform::settings::env_var_for;
-use combipat_testkit::{TestBus, TestDatabase, eventually, http_get, overrides, services};
+use combipat_testkit::{
+    BrokerTenant, TestBus, TestDatabase, eventually, http_get, overrides, services,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
@@ -188,6 +191,10 @@ pub struct Options {
     /// Settings for every process, as `section.field` keys (e.g. the production retry
     /// schedule), or raw environment variables when the key has no dot.
     pub settings: Vec<(String, String)>,
+    /// Each service connects to the broker as a user of its own with the permissions the
+    /// catalogue gives it (no configure right: it only checks the topology, which the test
+    /// declares first, as the deployment's topology step does), on a vhost of the test's own.
+    pub broker_users: bool,
 }
 
 /// Points every gRPC client a service has (`[router]`, `[notifier]` in its defaults) at the
@@ -216,6 +223,45 @@ fn wire_clients(processes: &mut [ServiceProcess]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Declares the topology as guest (the deployment's topology step) and gives each process
+/// the URL of its service's own broker user, which may only check it.
+async fn connect_as_service_users(
+    tenant: &mut BrokerTenant,
+    bus: &TestBus,
+    processes: &mut [ServiceProcess],
+) -> anyhow::Result<()> {
+    let broker = Broker::new("topology", bus.amqp_settings());
+    let connection = broker.connect("topology").await?;
+    declare_all(&connection.create_channel().await?, &broker).await?;
+    let _closed = connection.close(200, "declared".into()).await;
+    let names: Vec<&'static str> = services().iter().map(|service| service.name).collect();
+    let permissions: Vec<_> = names
+        .iter()
+        .map(|service| permissions::of_service(&broker, service))
+        .collect();
+    let users: BTreeMap<&str, String> = names
+        .iter()
+        .copied()
+        .zip(tenant.add_users(&permissions)?)
+        .collect();
+    for process in processes {
+        let user = users
+            .get(process.name)
+            .with_context(|| format!("no broker user for {}", process.name))?;
+        process
+            .env
+            .insert(env_var_for("amqp.url"), tenant.url(user));
+        process
+            .env
+            .insert(env_var_for("amqp.declare_topology"), "false".into());
+        // A user without the configure right could not declare an expired queue again.
+        process
+            .env
+            .insert(env_var_for("amqp.queue_expires_ms"), "3600000".into());
+    }
+    Ok(())
+}
+
 /// Whether `defaults` has a `[section]` with an `endpoint` (a client of that service).
 fn client_section(defaults: &str, section: &str) -> bool {
     config::Config::builder()
@@ -230,6 +276,8 @@ pub struct System {
     pub processes: Vec<ServiceProcess>,
     pub bus: TestBus,
     pub log_dir: PathBuf,
+    /// The vhost and users of [`Options::broker_users`], deleted with the system.
+    _broker_tenant: Option<BrokerTenant>,
 }
 
 impl System {
@@ -252,6 +300,12 @@ impl System {
     }
 
     pub async fn start_with(mut options: Options) -> anyhow::Result<Self> {
+        let mut tenant = None;
+        if options.broker_users {
+            let created = BrokerTenant::create()?;
+            options.servers.amqp_urls = vec![created.url("guest")];
+            tenant = Some(created);
+        }
         let bus = match options.servers.amqp_urls.as_slice() {
             [] => TestBus::new(),
             [one] => TestBus::on(one),
@@ -284,10 +338,14 @@ impl System {
             }
         }
         wire_clients(&mut processes)?;
+        if let Some(tenant) = &mut tenant {
+            connect_as_service_users(tenant, &bus, &mut processes).await?;
+        }
         let mut system = Self {
             processes,
             bus,
             log_dir,
+            _broker_tenant: tenant,
         };
         // In the list's order: consumers before producers.
         for process in &mut system.processes {

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use combipat_e2e::fixtures::{all_items, operator, request};
-use combipat_e2e::{OtlpSink, System};
+use combipat_e2e::{Options, OtlpSink, System};
 use combipat_platform::auth::Role;
 use combipat_proto::intake::v1::intake_client::IntakeClient;
 use combipat_proto::intake::v1::{GetRequestRequest, ProvideInfoRequest, SubmitRequestRequest};
@@ -250,7 +250,14 @@ async fn an_office_asks_for_information_and_the_operator_replies_with_files_both
     const DELEGA: &[u8] = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n";
     const MODULO: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
 
-    let mut system = System::start(None).await.unwrap();
+    // Every service on a broker user of its own, as a deployment runs them: the least
+    // privilege the catalogue gives each one carries the whole exchange.
+    let mut system = System::start_with(Options {
+        broker_users: true,
+        ..Options::default()
+    })
+    .await
+    .unwrap();
     let mut intake = IntakeClient::new(grpc_channel(system.intake().grpc_addr).await.unwrap());
     let mut queue =
         OfficeQueueClient::new(grpc_channel(system.office_queue().grpc_addr).await.unwrap());

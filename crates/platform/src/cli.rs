@@ -116,7 +116,11 @@ async fn serve<S: ServiceDefinition>(settings: Settings<S::Own>) -> anyhow::Resu
 }
 
 async fn topology<S: ServiceDefinition>(settings: &Settings<S::Own>) -> anyhow::Result<()> {
-    let broker = crate::messaging::Broker::new(S::NAME, settings.platform.amqp.clone());
+    // This step creates what the services may only check (`amqp.declare_topology` off),
+    // connected as a user with the configure right.
+    let mut amqp = settings.platform.amqp.clone();
+    amqp.declare_topology = true;
+    let broker = crate::messaging::Broker::new(S::NAME, amqp);
     let connection = broker.connect("topology").await?;
     let channel = connection.create_channel().await?;
     crate::messaging::declare_all(&channel, &broker).await?;

@@ -108,6 +108,11 @@ pub struct AmqpSettings {
     pub history_segment_bytes: u64,
     /// How often each service reads the depth of its own queues for the metrics.
     pub queue_metrics_interval_ms: u64,
+    /// Whether this process creates the topology (exchanges, queues, bindings) or only checks
+    /// that it exists. A deployment whose services connect as users without the configure
+    /// right turns it off for the services and on for the `topology` step, which runs as a
+    /// user that has it (`combipat-broker-users`, k8s/rabbitmq/).
+    pub declare_topology: bool,
     /// Queues unused for this long are deleted by the broker. Only tests set it.
     #[serde(default)]
     pub queue_expires_ms: Option<u64>,

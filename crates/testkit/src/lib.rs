@@ -1,6 +1,7 @@
 //! What every integration test needs, against the real servers: its own database, its own
 //! exchange and queue names (so tests run in parallel), tokens, and ways to watch events.
 
+mod broker_users;
 mod bus;
 mod database;
 mod fixtures;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use combipat_platform::auth::{Claims, Role, sign};
 
+pub use broker_users::BrokerTenant;
 pub use bus::{Observer, TestBus};
 pub use database::TestDatabase;
 pub use fixtures::{request_summary, submitted_event};

@@ -36,6 +36,19 @@ impl Broker {
         &self.settings.exchange
     }
 
+    /// The topic exchange a consumer sends its failed events through, to its own retry and
+    /// dead-letter queues (each bound under its own name): a topic exchange, so that the
+    /// broker's topic permissions let each service reach only its own queues, which the
+    /// default exchange cannot restrict.
+    pub fn retry_exchange(&self) -> String {
+        format!("{}.retries", self.settings.exchange)
+    }
+
+    /// Whether this process creates the topology or only checks it (`amqp.declare_topology`).
+    pub fn creates_topology(&self) -> bool {
+        self.settings.declare_topology
+    }
+
     pub fn service_name(&self) -> &'static str {
         self.service_name
     }

@@ -81,7 +81,7 @@ pub const CATALOGUE: &[QueueSpec] = &[
 ];
 
 /// The routing keys each service publishes, one owner per event type. The outbox relay shows
-/// their counters from the start, and the broker's topic permissions (`scripts/broker-users.sh`,
+/// their counters from the start, and the broker's topic permissions (`combipat-broker-users`,
 /// `k8s/rabbitmq/`) let each service's user publish these and nothing else.
 pub const PUBLISHED: &[(&str, &[&str])] = &[
     (
@@ -129,6 +129,9 @@ pub const HISTORY: StreamSpec = StreamSpec {
     name: "combipat.history",
     bindings: &["#"],
 };
+
+/// The services that read the history stream (their broker users may consume it).
+pub const HISTORY_READERS: &[&str] = &["reporting"];
 
 /// The queues `service` consumes.
 pub fn queues_of(service: &str) -> impl Iterator<Item = &'static QueueSpec> + '_ {

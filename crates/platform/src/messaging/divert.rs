@@ -77,15 +77,17 @@ impl Diverter {
                 (self.names.dead_letter.as_str(), None, "dead_lettered")
             }
         };
+        let retry_exchange = self.broker.retry_exchange();
         let message_id = message_id(delivery);
         let publish = || {
             let headers = headers.clone();
             let message_id = message_id.as_str();
+            let retry_exchange = retry_exchange.as_str();
             async move {
                 publish_confirmed(
                     &self.publisher,
                     OutgoingMessage {
-                        exchange: "",
+                        exchange: retry_exchange,
                         routing_key: target,
                         message_id,
                         payload: &delivery.data,

@@ -12,6 +12,7 @@ mod divert;
 mod envelope;
 mod handler;
 mod pause;
+pub mod permissions;
 mod publisher;
 mod queue_metrics;
 mod replay;

@@ -24,6 +24,7 @@ pub async fn replay_dead_letters(broker: &Broker, queue: &str, limit: u64) -> an
     let main = broker.queue_name(queue);
     let dead_letter = format!("{main}.dlq");
     let (connection, channel) = broker.confirmed_channel("replay").await?;
+    let retry_exchange = broker.retry_exchange();
     let mut moved = 0;
     while moved < limit {
         let Some(message) = channel
@@ -53,7 +54,7 @@ pub async fn replay_dead_letters(broker: &Broker, queue: &str, limit: u64) -> an
         publish_confirmed(
             &channel,
             OutgoingMessage {
-                exchange: "",
+                exchange: &retry_exchange,
                 routing_key: &main,
                 message_id: &message_id,
                 payload: &delivery.data,

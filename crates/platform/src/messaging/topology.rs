@@ -3,6 +3,10 @@
 //! idempotent, and every service declares the whole [`catalogue`](super::catalogue) before it
 //! publishes or consumes, so that no event is ever published while a queue that should take
 //! it is missing (a message some other queue takes is confirmed, and `mandatory` cannot tell).
+//!
+//! With `amqp.declare_topology` off (services whose broker user may not configure), every
+//! declaration is passive: it checks that the exchange or queue exists and fails, naming it,
+//! when the `topology` step has not created it; bindings are left to that step.
 
 use anyhow::Context as _;
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
@@ -110,19 +114,24 @@ pub async fn declare_all(channel: &Channel, broker: &Broker) -> anyhow::Result<(
     Ok(())
 }
 
-/// Declares the durable topic exchange all events go through.
+/// Declares the durable topic exchanges: the one all events go through, and the one failed
+/// events go through to their retry and dead-letter queues.
 pub async fn declare_exchange(channel: &Channel, broker: &Broker) -> lapin::Result<()> {
-    channel
-        .exchange_declare(
-            broker.exchange().into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await
+    for exchange in [broker.exchange(), broker.retry_exchange().as_str()] {
+        channel
+            .exchange_declare(
+                exchange.into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    passive: !broker.creates_topology(),
+                    ..ExchangeDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// Declares a consumer's quorum queue, its retry queues and its dead-letter queue, and binds
@@ -179,7 +188,20 @@ pub async fn declare_queue_counted(
         counts.push(declare_quorum(channel, broker, retry, args).await?);
     }
 
-    bind(channel, broker, &names.main, spec.bindings).await?;
+    bind(
+        channel,
+        broker,
+        broker.exchange(),
+        &names.main,
+        spec.bindings,
+    )
+    .await?;
+    // Each queue of the family under its own name on the retry exchange: a failed event goes
+    // to a retry queue or the dead-letter queue, and a replay back to the main queue.
+    let retry_exchange = broker.retry_exchange();
+    for queue in names.all() {
+        bind(channel, broker, &retry_exchange, queue, &[queue]).await?;
+    }
     Ok((names, counts))
 }
 
@@ -213,21 +235,33 @@ pub async fn declare_stream(
             name.as_str().into(),
             QueueDeclareOptions {
                 durable: true,
+                passive: !broker.creates_topology(),
                 ..QueueDeclareOptions::default()
             },
             args,
         )
         .await?;
-    bind(channel, broker, &name, spec.bindings).await?;
+    bind(channel, broker, broker.exchange(), &name, spec.bindings).await?;
     Ok(name)
 }
 
-async fn bind(channel: &Channel, broker: &Broker, queue: &str, keys: &[&str]) -> lapin::Result<()> {
+/// Binds `queue` to `exchange` under `keys` (left to the `topology` step when this process
+/// only checks the topology: binding needs rights the services' users lack).
+async fn bind(
+    channel: &Channel,
+    broker: &Broker,
+    exchange: &str,
+    queue: &str,
+    keys: &[&str],
+) -> lapin::Result<()> {
+    if !broker.creates_topology() {
+        return Ok(());
+    }
     for key in keys {
         channel
             .queue_bind(
                 queue.into(),
-                broker.exchange().into(),
+                exchange.into(),
                 (*key).into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
@@ -281,6 +315,7 @@ async fn declare_quorum(
             name.into(),
             QueueDeclareOptions {
                 durable: true,
+                passive: !broker.creates_topology(),
                 ..QueueDeclareOptions::default()
             },
             args,

@@ -1,0 +1,244 @@
+//! What each service's broker user may do, derived from the catalogue: consume only its own
+//! queues (and the history stream, for the services that read it), publish to the events
+//! exchange only the routing keys it owns, send failed events only to its own retry and
+//! dead-letter queues, and configure nothing. The `topology` step runs as a user of its own
+//! that configures everything (RabbitMQ's access control: configure, write, read regexes per
+//! virtual host, and topic permissions per topic exchange, checked on publish).
+
+use super::Broker;
+use super::catalogue::{HISTORY, HISTORY_READERS, published_by};
+
+/// One user's permissions in a virtual host, as `rabbitmqctl set_permissions` takes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPermissions {
+    pub user: String,
+    pub configure: String,
+    pub write: String,
+    pub read: String,
+    /// Routing-key regexes per topic exchange (`rabbitmqctl set_topic_permissions`).
+    pub topics: Vec<TopicPermission>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPermission {
+    pub exchange: String,
+    pub write: String,
+    pub read: String,
+}
+
+/// Matches nothing: RabbitMQ's way of granting no right.
+const NOTHING: &str = "^$";
+
+/// The broker user of `service`: `combipat-<service>`.
+pub fn user_of(service: &str) -> String {
+    format!("combipat-{service}")
+}
+
+/// The user the `topology` step runs as: it declares and binds everything.
+pub const TOPOLOGY_USER: &str = "combipat-topology";
+
+/// The permissions of `service`'s user on `broker`'s exchanges and queue prefix.
+pub fn of_service(broker: &Broker, service: &str) -> UserPermissions {
+    let own_queues = format!(
+        "^{}",
+        regex::escape(&broker.queue_name(&format!("{service}.")))
+    );
+    let read = if HISTORY_READERS.contains(&service) {
+        format!(
+            "({own_queues}|^{}$)",
+            regex::escape(&broker.queue_name(HISTORY.name))
+        )
+    } else {
+        own_queues.clone()
+    };
+    let published = published_by(service);
+    let routing_keys = if published.is_empty() {
+        NOTHING.to_owned()
+    } else {
+        let keys: Vec<String> = published.iter().map(|key| regex::escape(key)).collect();
+        format!("^({})$", keys.join("|"))
+    };
+    UserPermissions {
+        user: user_of(service),
+        configure: NOTHING.to_owned(),
+        write: format!(
+            "^({}|{})$",
+            regex::escape(broker.exchange()),
+            regex::escape(&broker.retry_exchange())
+        ),
+        read,
+        topics: vec![
+            TopicPermission {
+                exchange: broker.exchange().to_owned(),
+                write: routing_keys,
+                read: NOTHING.to_owned(),
+            },
+            TopicPermission {
+                exchange: broker.retry_exchange(),
+                write: own_queues,
+                read: NOTHING.to_owned(),
+            },
+        ],
+    }
+}
+
+/// The topology step's user: every right on the channel's exchanges and queues.
+pub fn of_topology(broker: &Broker) -> UserPermissions {
+    let exchanges = format!(
+        "^({}|{})$",
+        regex::escape(broker.exchange()),
+        regex::escape(&broker.retry_exchange())
+    );
+    let queues = format!("^{}", regex::escape(&broker.queue_name("")));
+    let both = format!("({exchanges}|{queues})");
+    UserPermissions {
+        user: TOPOLOGY_USER.to_owned(),
+        configure: both.clone(),
+        write: both.clone(),
+        read: both,
+        topics: Vec::new(),
+    }
+}
+
+impl UserPermissions {
+    /// The `rabbitmqctl` arguments that grant these permissions in `vhost` (the user must
+    /// exist: `rabbitmqctl add_user`, with a password from the deployment's secrets).
+    pub fn rabbitmqctl(&self, vhost: &str) -> Vec<Vec<String>> {
+        let mut commands = vec![vec![
+            "set_permissions".to_owned(),
+            "-p".to_owned(),
+            vhost.to_owned(),
+            self.user.clone(),
+            self.configure.clone(),
+            self.write.clone(),
+            self.read.clone(),
+        ]];
+        for topic in &self.topics {
+            commands.push(vec![
+                "set_topic_permissions".to_owned(),
+                "-p".to_owned(),
+                vhost.to_owned(),
+                self.user.clone(),
+                topic.exchange.clone(),
+                topic.write.clone(),
+                topic.read.clone(),
+            ]);
+        }
+        commands
+    }
+}
+
+/// The RabbitmqCluster the objects refer to (k8s/rabbitmq/rabbitmqcluster.yaml).
+const CLUSTER: &str = "combipat-rabbitmq";
+
+/// `users` as the RabbitMQ messaging topology operator's objects: a `User` per user, whose
+/// credentials come from the Secret `<user>-broker-user` (keys `username`, `password`), a
+/// `Permission` and a `TopicPermission` per topic exchange. No namespace: applied where the
+/// cluster is.
+pub fn k8s(users: &[UserPermissions], vhost: &str) -> String {
+    let mut out = String::from(
+        "# Generated by `combipat-broker-users k8s` from the messaging catalogue\n\
+         # (crates/platform/src/messaging/catalogue.rs); a test fails when it is stale.\n\
+         # Needs the RabbitMQ messaging topology operator. Each user's password is in the Secret\n\
+         # <user>-broker-user (keys username, password), created by the deployment.\n",
+    );
+    let cluster = format!("  rabbitmqClusterReference:\n    name: {CLUSTER}\n");
+    let object = |out: &mut String, kind: &str, name: &str| {
+        out.push_str(&format!(
+            "---\napiVersion: rabbitmq.com/v1beta1\nkind: {kind}\nmetadata:\n  name: {name}\n  labels:\n    app.kubernetes.io/part-of: combipat\nspec:\n"
+        ));
+    };
+    for user in users {
+        object(&mut out, "User", &user.user);
+        out.push_str(&format!(
+            "  importCredentialsSecret:\n    name: {}-broker-user\n{cluster}",
+            user.user
+        ));
+        object(&mut out, "Permission", &user.user);
+        out.push_str(&format!(
+            "  vhost: '{vhost}'\n  userReference:\n    name: {}\n  permissions:\n    configure: '{}'\n    write: '{}'\n    read: '{}'\n{cluster}",
+            user.user, user.configure, user.write, user.read
+        ));
+        for topic in &user.topics {
+            let suffix = topic.exchange.rsplit('.').next().unwrap_or("events");
+            object(
+                &mut out,
+                "TopicPermission",
+                &format!("{}-{suffix}", user.user),
+            );
+            out.push_str(&format!(
+                "  vhost: '{vhost}'\n  userReference:\n    name: {}\n  permissions:\n    exchange: '{}'\n    write: '{}'\n    read: '{}'\n{cluster}",
+                user.user, topic.exchange, topic.write, topic.read
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::platform_section;
+
+    fn broker(prefix: &str) -> Broker {
+        let overrides = vec![("amqp.queue_prefix".to_owned(), prefix.to_owned())];
+        Broker::new("test", platform_section("amqp", &overrides).unwrap())
+    }
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        regex::Regex::new(pattern).unwrap().is_match(text)
+    }
+
+    #[test]
+    fn the_committed_kubernetes_users_are_the_catalogues() {
+        let broker = broker("");
+        let mut users: Vec<UserPermissions> = crate::messaging::catalogue::PUBLISHED
+            .iter()
+            .map(|(service, _)| of_service(&broker, service))
+            .collect();
+        users.push(of_topology(&broker));
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../k8s/rabbitmq/users.yaml");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == k8s(&users, "/"),
+            "k8s/rabbitmq/users.yaml is stale: cargo run -q -p combipat-platform --bin combipat-broker-users -- k8s > k8s/rabbitmq/users.yaml"
+        );
+    }
+
+    #[test]
+    fn a_service_reads_its_own_queues_only() {
+        let broker = broker("p.");
+        let intake = of_service(&broker, "intake");
+        assert!(matches(&intake.read, "p.intake.status"));
+        assert!(matches(&intake.read, "p.intake.status.retry.1s"));
+        assert!(!matches(&intake.read, "p.office-queue.decisions"));
+        assert!(
+            !matches(&intake.read, "intake.status"),
+            "another prefix's queue"
+        );
+        assert!(!matches(&intake.read, "p.combipat.history"));
+        let reporting = of_service(&broker, "reporting");
+        assert!(matches(&reporting.read, "p.combipat.history"));
+        assert!(!matches(&reporting.read, "p.combipat.history.x"));
+    }
+
+    #[test]
+    fn a_service_publishes_only_the_routing_keys_it_owns() {
+        let broker = broker("");
+        let router = of_service(&broker, "router");
+        let events = &router.topics[0];
+        assert_eq!(events.exchange, "combipat.events");
+        assert!(matches(&events.write, "request.routed"));
+        assert!(!matches(&events.write, "request.submitted"));
+        assert!(!matches(&events.write, "request.routedX"));
+        let notifier = of_service(&broker, "notifier");
+        assert!(!matches(&notifier.topics[0].write, "request.routed"));
+        assert!(matches(&router.topics[1].write, "router.requests.retry.1s"));
+        assert!(!matches(&router.topics[1].write, "intake.status.dlq"));
+        assert_eq!(router.configure, NOTHING);
+        assert!(
+            !matches(&router.write, "amq.default"),
+            "the default exchange"
+        );
+    }
+}
