@@ -130,7 +130,19 @@ helm.sh/chart: {{ include "combipat.chart" . }}
 
 {{/* Settings that hold credentials: they belong in a Secret, never in a ConfigMap. */}}
 {{- define "combipat.secretSettings" -}}
-[database.url, amqp.url, rate_limit.redis_url, smtp.password]
+[database.url, amqp.url, amqp.topology_url, rate_limit.redis_url, smtp.password]
+{{- end }}
+
+{{/*
+The secret key holding the AMQP URL of the broker user that may configure (combipat-topology),
+which the topology hook Job connects with when broker.serviceUsers is on. No container ever
+gets it under this name: a COMBIPAT__ variable the settings do not know (amqp.topology_url)
+stops a binary at start, and the services must not hold the configure right. So the chart
+never passes it as a keyRef, leaves it out of the Secrets it makes for envFrom, and gives it to
+the topology Job only, as COMBIPAT__AMQP__URL.
+*/}}
+{{- define "combipat.topologyUrlKey" -}}
+COMBIPAT__AMQP__TOPOLOGY_URL
 {{- end }}
 
 {{/*
@@ -160,6 +172,10 @@ precedence: what the chart derives, commonSettings, the service's settings. Args
 {{- $_ = set $s "auth.jwks_url" $v.auth.jwksUrl }}
 {{- $_ = set $s "auth.issuer" $v.auth.issuer }}
 {{- $_ = set $s "auth.audience" $v.auth.audience }}
+{{- if $v.broker.serviceUsers }}
+{{- /* Their broker users may not configure: the topology hook Job creates it, they check it. */}}
+{{- $_ = set $s "amqp.declare_topology" false }}
+{{- end }}
 {{- if $traits.anpr }}
 {{- $_ = set $s "territory.comuni_path" (printf "%s/%s" $v.anpr.dir $v.anpr.comuniFile) }}
 {{- $_ = set $s "territory.stati_esteri_path" (printf "%s/%s" $v.anpr.dir $v.anpr.statiEsteriFile) }}
@@ -195,19 +211,29 @@ precedence: what the chart derives, commonSettings, the service's settings. Args
 {{- toYaml $env }}
 {{- end }}
 
+{{/*
+What the chart's Secrets made from values carry (every container of the service reads them
+whole): those values without the topology URL. Args: values.
+*/}}
+{{- define "combipat.envSecretValues" -}}
+{{- toYaml (omit . (include "combipat.topologyUrlKey" .)) }}
+{{- end }}
+
 {{/* The Secret the chart makes from values: the service's, or "" when it has none. Args: ctx. */}}
 {{- define "combipat.ownSecretName" -}}
-{{- if .svc.secrets.values }}{{ .fullname }}{{ end }}
+{{- if include "combipat.envSecretValues" .svc.secrets.values | fromYaml }}{{ .fullname }}{{ end }}
 {{- end }}
 
 {{- define "combipat.sharedSecretName" -}}
-{{- if .Values.sharedSecrets.values }}{{ printf "%s-shared" (include "combipat.fullname" .) }}{{ end }}
+{{- if include "combipat.envSecretValues" .Values.sharedSecrets.values | fromYaml }}{{ printf "%s-shared" (include "combipat.fullname" .) }}{{ end }}
 {{- end }}
 
 {{/*
 Where a secret variable comes from, as {name, key}, or {} when only an existing Secret may hold
 it. The precedence is the pod's: the service's keyRefs and values, then the shared ones, then
-the existing Secrets. Args: ctx, key.
+the existing Secrets. One from values also carries its `value`. With explicit, the existing
+Secrets are not looked at (a key that must not reach the containers' environment cannot be in
+a Secret they read whole). Args: ctx, key, explicit (optional).
 */}}
 {{- define "combipat.secretRef" -}}
 {{- $ctx := .ctx }}
@@ -217,15 +243,34 @@ the existing Secrets. Args: ctx, key.
 {{- if hasKey $own.keyRefs $key }}
 {{- toYaml (index $own.keyRefs $key) }}
 {{- else if hasKey $own.values $key }}
-{{- toYaml (dict "name" $ctx.fullname "key" $key) }}
-{{- else if $own.existingSecret }}
+{{- toYaml (dict "name" $ctx.fullname "key" $key "value" (index $own.values $key)) }}
+{{- else if and $own.existingSecret (not .explicit) }}
 {{- toYaml (dict "name" $own.existingSecret "key" $key) }}
 {{- else if hasKey $shared.keyRefs $key }}
 {{- toYaml (index $shared.keyRefs $key) }}
 {{- else if hasKey $shared.values $key }}
-{{- toYaml (dict "name" (include "combipat.sharedSecretName" $ctx.root) "key" $key) }}
-{{- else if $shared.existingSecret }}
+{{- toYaml (dict "name" (printf "%s-shared" (include "combipat.fullname" $ctx.root)) "key" $key "value" (index $shared.values $key)) }}
+{{- else if and $shared.existingSecret (not .explicit) }}
 {{- toYaml (dict "name" $shared.existingSecret "key" $key) }}
+{{- else }}
+{{- toYaml dict }}
+{{- end }}
+{{- end }}
+
+{{/*
+Where the topology hook Job takes its COMBIPAT__AMQP__URL, as {name, key}: with
+broker.serviceUsers, the topology URL (a keyRef as it is; one from values in the Job's own
+hook Secret, "<fullname>-topology-hook"); without, {} (the service's own URL, as its pods
+have it). Args: ctx.
+*/}}
+{{- define "combipat.topologyAmqpRef" -}}
+{{- if .root.Values.broker.serviceUsers }}
+{{- $ref := include "combipat.secretRef" (dict "ctx" . "key" (include "combipat.topologyUrlKey" .) "explicit" true) | fromYaml }}
+{{- if hasKey $ref "value" }}
+{{- toYaml (dict "name" (printf "%s-topology-hook" .fullname | trunc 63 | trimSuffix "-") "key" $ref.key) }}
+{{- else }}
+{{- toYaml $ref }}
+{{- end }}
 {{- else }}
 {{- toYaml dict }}
 {{- end }}
@@ -239,12 +284,24 @@ the existing Secrets. Args: ctx, key.
 {{- fail (printf "services.%s needs the secret %s: set services.%s.secrets.values.%s, secrets.keyRefs.%s (a key of another Secret), secrets.existingSecret, or the same under sharedSecrets; the chart has no default password" $.name $key $.name $key $key) }}
 {{- end }}
 {{- end }}
+{{- if and .root.Values.broker.serviceUsers (eq (include "combipat.topologyRunner" .root) .name) (not (include "combipat.topologyAmqpRef" . | fromYaml)) }}
+{{- $key := include "combipat.topologyUrlKey" . }}
+{{- fail (printf "services.%s runs the topology hook Job and, with broker.serviceUsers on, needs the secret %s, the AMQP URL of the broker user that may configure (combipat-topology, k8s/rabbitmq/users.yaml): set sharedSecrets.keyRefs.%s (a key of another Secret), sharedSecrets.values.%s, or the same under services.%s.secrets; not in an existingSecret, which every container reads whole (the services must neither hold it nor see it: their settings refuse amqp.topology_url); or turn broker.serviceUsers off" .name $key $key $key .name) }}
+{{- end }}
 {{- end }}
 
-{{/* The container's environment sources, shared by the Deployment and the hook Jobs. Args: ctx, configFrom ("configMap" or "inline"). */}}
+{{/*
+The container's environment sources, shared by the Deployment and the hook Jobs. Args: ctx,
+configFrom ("configMap" or "inline"), amqpUrlRef (optional, {name, key}: COMBIPAT__AMQP__URL
+from there, over the envFrom Secrets' and instead of a keyRef's).
+*/}}
 {{- define "combipat.envSources" -}}
 {{- $ctx := .ctx }}
 {{- $v := $ctx.root.Values }}
+{{- $skip := list (include "combipat.topologyUrlKey" .) }}
+{{- if .amqpUrlRef }}
+{{- $skip = append $skip "COMBIPAT__AMQP__URL" }}
+{{- end }}
 env:
   - name: POD_NAME
     valueFrom: {fieldRef: {fieldPath: metadata.name}}
@@ -260,12 +317,21 @@ env:
 {{- end }}
 {{- range $source := list $v.sharedSecrets.keyRefs $ctx.svc.secrets.keyRefs }}
 {{- range $k, $ref := $source }}
+{{- if not (has $k $skip) }}
   - name: {{ $k }}
     valueFrom:
       secretKeyRef:
         name: {{ $ref.name }}
         key: {{ $ref.key }}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- with .amqpUrlRef }}
+  - name: COMBIPAT__AMQP__URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ .name }}
+        key: {{ .key }}
 {{- end }}
 {{- with $v.commonEnv }}
 {{ toYaml . | indent 2 }}

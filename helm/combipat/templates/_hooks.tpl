@@ -4,7 +4,10 @@ service's own image. Hooks run before the release's own objects exist, so whatev
 from the chart is itself a hook: its settings are inline, the chart-made Secret has a hook copy
 (`<name>-hook`), and a hook NetworkPolicy lets the Jobs reach DNS, PostgreSQL and RabbitMQ in a
 namespace that denies by default. These copies are kept until the next hook run
-(before-hook-creation), since a Job must find them whenever its pod starts. Args: ctx.
+(before-hook-creation), since a Job must find them whenever its pod starts. With
+broker.serviceUsers the topology Job connects as the broker user that may configure: its
+COMBIPAT__AMQP__URL is the secret COMBIPAT__AMQP__TOPOLOGY_URL (given in values, it is in a hook
+Secret of its own, `<name>-topology-hook`, which only that Job reads). Args: ctx.
 */}}
 
 {{- define "combipat.hookAnnotations" -}}
@@ -49,7 +52,7 @@ spec:
           image: {{ include "combipat.image" $ctx }}
           imagePullPolicy: {{ $ctx.svc.image.pullPolicy }}
           command: [{{ printf "combipat-%s" $ctx.name | quote }}, {{ .command | quote }}]
-          {{- include "combipat.envSources" (dict "ctx" $ctx "configFrom" "inline") | nindent 10 }}
+          {{- include "combipat.envSources" (dict "ctx" $ctx "configFrom" "inline" "amqpUrlRef" .amqpUrlRef) | nindent 10 }}
           resources:
             {{- toYaml $h.resources | nindent 12 }}
           securityContext:
@@ -83,7 +86,7 @@ metadata:
     {{- include "combipat.hookAnnotations" (dict "weight" -20) | nindent 4 }}
 type: Opaque
 stringData:
-  {{- toYaml $.svc.secrets.values | nindent 2 }}
+  {{- include "combipat.envSecretValues" $.svc.secrets.values | nindent 2 }}
 {{- end }}
 {{- if .root.Values.networkPolicy.enabled }}
 ---
@@ -108,7 +111,23 @@ spec:
 {{- include "combipat.hookJob" (dict "ctx" . "command" "migrate" "weight" -10) }}
 {{- end }}
 {{- if $topology }}
-{{- include "combipat.hookJob" (dict "ctx" . "command" "topology" "weight" -5) }}
+{{- $amqp := include "combipat.topologyAmqpRef" . | fromYaml }}
+{{- $url := include "combipat.secretRef" (dict "ctx" . "key" (include "combipat.topologyUrlKey" .) "explicit" true) | fromYaml }}
+{{- if and $amqp (hasKey $url "value") }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $amqp.name }}
+  labels:
+    {{- include "combipat.labels" (dict "root" .root "name" .name "component" (printf "%s-hook" .name)) | nindent 4 }}
+  annotations:
+    {{- include "combipat.hookAnnotations" (dict "weight" -20) | nindent 4 }}
+type: Opaque
+stringData:
+  {{- toYaml (dict $amqp.key $url.value) | nindent 2 }}
+{{- end }}
+{{- include "combipat.hookJob" (dict "ctx" . "command" "topology" "weight" -5 "amqpUrlRef" $amqp) }}
 {{- end }}
 {{- end }}
 {{- end }}

@@ -39,7 +39,7 @@ metadata:
     {{- include "combipat.labels" $ | nindent 4 }}
 type: Opaque
 stringData:
-  {{- toYaml $.svc.secrets.values | nindent 2 }}
+  {{- include "combipat.envSecretValues" $.svc.secrets.values | nindent 2 }}
 {{- end }}
 {{- end }}
 
@@ -66,10 +66,18 @@ spec:
       appProtocol: http
 {{- end }}
 
-{{/* A checksum of everything the pods read from the chart, so that a change rolls them. */}}
+{{/*
+A checksum of everything the pods read from the chart, so that a change rolls them (the topology
+URL, which only the topology hook Job reads, left out).
+*/}}
 {{- define "combipat.configChecksum" -}}
-{{- $shared := dict "values" .root.Values.sharedSecrets "anpr" .root.Values.anpr }}
-{{- list (include "combipat.settingsEnv" .) .svc.secrets $shared | toJson | sha256sum }}
+{{- $key := include "combipat.topologyUrlKey" . }}
+{{- $readable := list }}
+{{- range $s := list .svc.secrets .root.Values.sharedSecrets }}
+{{- $readable = append $readable (dict "existingSecret" $s.existingSecret "values" (omit $s.values $key) "keyRefs" (omit $s.keyRefs $key)) }}
+{{- end }}
+{{- $shared := dict "values" (index $readable 1) "anpr" .root.Values.anpr }}
+{{- list (include "combipat.settingsEnv" .) (index $readable 0) $shared | toJson | sha256sum }}
 {{- end }}
 
 {{- define "combipat.topologySpread" -}}

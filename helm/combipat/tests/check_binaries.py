@@ -6,9 +6,12 @@ check_binaries.py BIN_DIR RENDER.yaml
 For each service of services.txt whose binary BIN_DIR holds, with the environment its rendered
 Deployment gives it (the ConfigMap, the env, the Secret's keys):
   1. run each hook Job's command (`combipat-<service> migrate`, `... topology`), which must exit 0;
-  2. start the Deployment's command and wait for the startup probe (grpc.health.v1 of the
-     API the manifest names, on the gRPC port it names), then for the readiness probe's path
-     on the HTTP port, check the liveness path and the ServiceMonitor's /metrics;
+  2. once the topology Job (one service's, for the whole release) has run, as Helm runs every
+     hook before it creates the Deployments (with broker.serviceUsers the services only check
+     the topology: amqp.declare_topology false), start the Deployment's command and wait for
+     the startup probe (grpc.health.v1 of the API the manifest names, on the gRPC port it
+     names), then for the readiness probe's path on the HTTP port, check the liveness path and
+     the ServiceMonitor's /metrics;
   3. send SIGTERM and expect exit 0 within the pod's terminationGracePeriodSeconds.
 Then it fails on any `combipat` name of files/metrics-used.txt that no running service
 exported: every series a dashboard or an alert reads is shown from the start, at zero. Series
@@ -16,8 +19,9 @@ of one entity need the entity: notifier's database is given one webhook endpoint
 migrations, before it starts), as a deployment with one registered endpoint has.
 
 What the render points at a cluster is pointed at this machine instead, and only that: the
-secrets (a database of its own per service, guest on RabbitMQ, local Redis), the identity
-provider (a JWKS served here from dev/keys' public key), the ANPR paths (../shared/data, where
+secrets (a database of its own per service, guest on RabbitMQ for the Deployments and the hook
+Jobs alike, though the render gives the topology Job the topology user's URL, local Redis), the
+identity provider (a JWKS served here from dev/keys' public key), the ANPR paths (../shared/data, where
 the image would carry them), the object store (a local directory), and queue names (a prefix
 of the run's own: its queues expire, and its history stream is deleted at the end). Router gets the demo office
 directory, without which it does not consume and never reports ready.
@@ -48,6 +52,9 @@ ROOT = CHART.parents[1]
 ADMIN_URL = os.environ.get("COMBIPAT_TEST_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DATA = Path(os.environ.get("COMBIPAT_SHARED_DATA", ROOT.parent / "shared/data"))
 RUN_ID = f"{int(time.time())}_contract"
+# Set once the topology Job has run (or when no built service runs it); the services wait for it.
+TOPOLOGY_RAN = threading.Event()
+TOPOLOGY_FAILED = []
 
 
 def jwks_server():
@@ -138,7 +145,9 @@ def local_env(service, env, jwks_url, workdir):
         "COMBIPAT__DATABASE__URL": ADMIN_URL.rsplit("/", 1)[0] + "/" + database,
         "COMBIPAT__AMQP__URL": "amqp://guest:guest@127.0.0.1:5672/%2f",
         "COMBIPAT__AMQP__QUEUE_PREFIX": f"contract.{RUN_ID}.",
-        "COMBIPAT__AMQP__QUEUE_EXPIRES_MS": "120000",
+        # Only the topology Job declares the queues now (the services check them): those no one
+        # consumes (retry, dead-letter) must outlast the slowest service's run after it.
+        "COMBIPAT__AMQP__QUEUE_EXPIRES_MS": "600000",
         "COMBIPAT__AUTH__JWKS_URL": jwks_url,
     })
     if "COMBIPAT__RATE_LIMIT__REDIS_URL" in env:
@@ -157,6 +166,10 @@ def local_env(service, env, jwks_url, workdir):
         env[key] = env[key].replace(env[key].split("//", 1)[1].split(":", 1)[0], "127.0.0.1")
     env["PATH"] = "/usr/bin:/bin"
     return env, database
+
+
+def is_topology(job):
+    return container(job)["command"][1:] == ["topology"]
 
 
 def check_service(service, bin_dir, render, jwks_url, workdir, metrics_seen):
@@ -185,8 +198,16 @@ def check_service(service, bin_dir, render, jwks_url, workdir, metrics_seen):
                               stdout=log, stderr=subprocess.STDOUT, timeout=120)
         if done.returncode != 0:
             problems.append(f"{service}: the hook Job's `{' '.join(jc['command'])}` exited {done.returncode} (log: {log.name})")
+            if is_topology(job):
+                TOPOLOGY_FAILED.append(service)
+        if is_topology(job):
+            TOPOLOGY_RAN.set()
     if problems:
         return problems
+    if not TOPOLOGY_RAN.wait(timeout=300):
+        return [f"{service}: the topology Job had not run after 300 s: not started"]
+    if TOPOLOGY_FAILED:
+        return [f"{service}: not started: {TOPOLOGY_FAILED[0]}'s topology Job failed"]
     if service == "notifier":
         subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", env["COMBIPAT__DATABASE__URL"], "-c",
                         "INSERT INTO webhook_endpoints (id, patronato, url, secret, created_at) "
@@ -270,7 +291,12 @@ def main(argv):
     problems, checked, seen = [], [], set()
     with tempfile.TemporaryDirectory() as tmp:
         def one(service):
-            found = check_service(service, bin_dir, render, jwks_url, Path(tmp), seen)
+            try:
+                found = check_service(service, bin_dir, render, jwks_url, Path(tmp), seen)
+            finally:
+                # The runner of the topology Job that stopped before it: the others go on (and fail).
+                if service == runner:
+                    TOPOLOGY_RAN.set()
             for log in Path(tmp).glob(f"{service}.log") if found else []:
                 tail = log.read_text().splitlines()[-5:]
                 found.append("last log lines:\n        " + "\n        ".join(l[:300] for l in tail))
@@ -278,6 +304,11 @@ def main(argv):
 
         built = [s for s in services_txt() if (bin_dir / f"combipat-{s}").exists()]
         problems += [f"{s}: {bin_dir}/combipat-{s} is not built" for s in services_txt() if s not in built]
+        runners = [j["metadata"]["labels"]["app.kubernetes.io/component"].removesuffix("-hook")
+                   for j in render.docs if j["kind"] == "Job" and is_topology(j)]
+        runner = runners[0] if runners else None
+        if runner not in built:
+            TOPOLOGY_RAN.set()
         # In parallel: each service has its own ports, database and queues; most of the time
         # is each one's drain delay after SIGTERM.
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(built) or 1) as pool:

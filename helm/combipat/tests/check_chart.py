@@ -11,6 +11,10 @@ check_chart.py RENDER.yaml[:VALUES.yaml...]...   (the values files the render wa
   Security Standard, a writable /tmp, the config checksum, a grace period longer than drain
   plus deadline, and settings whose ports are the container's.
 - Every hook Job: pre-install/pre-upgrade, the service's own image, `migrate` or `topology`.
+- broker.serviceUsers: every Deployment's settings say amqp.declare_topology false, and the
+  topology Job's COMBIPAT__AMQP__URL is the COMBIPAT__AMQP__TOPOLOGY_URL key given in the values.
+  No container has that key in its environment (the settings refuse it; the services must not
+  hold the configure right), nor a variable twice.
 - Every NetworkPolicy rule names its peers (an empty `to`/`from` would allow everyone), DNS
   is allowed, and each service reaches the gRPC ports of the services it calls.
 """
@@ -28,6 +32,7 @@ ROOT = CHART.parents[1]
 LABELS = ["app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
           "app.kubernetes.io/part-of", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"]
 CALLS = {"intake": {"router", "notifier"}, "office-queue": {"router", "notifier"}, "reminder-scheduler": {"router"}}
+TOPOLOGY_KEY = "COMBIPAT__AMQP__TOPOLOGY_URL"
 errors = []
 
 
@@ -179,6 +184,63 @@ def check_deployment(docs, dep, values, path):
         check_security(job["spec"]["template"]["spec"], jwhere)
 
 
+def env_sources(docs, c):
+    """A container's variables, each as what it reads: ("value", v), ("ref", name, key) or ("envFrom", name)."""
+    env = {}
+    secrets = {d["metadata"]["name"]: d for d in by_kind(docs, "Secret")}
+    for source in c.get("envFrom") or []:
+        if "secretRef" in source:
+            for key in (secrets.get(source["secretRef"]["name"], {}).get("stringData") or {}):
+                env[key] = ("envFrom", source["secretRef"]["name"])
+    for var in c.get("env") or []:
+        ref = var.get("valueFrom", {}).get("secretKeyRef")
+        env[var["name"]] = ("ref", ref["name"], ref["key"]) if ref else ("value", var.get("value"))
+    return env
+
+
+def check_broker_users(docs, values, path):
+    service_users = values["broker"]["serviceUsers"]
+    for obj in by_kind(docs, "Deployment") + by_kind(docs, "Job"):
+        where = f"{path}: {obj['kind']}/{obj['metadata']['name']}"
+        c = container_of(obj["spec"]["template"]["spec"], where)
+        names = [v["name"] for v in c.get("env") or []]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            fail(f"{where}: sets {twice} more than once")
+        if TOPOLOGY_KEY in env_sources(docs, c):
+            fail(f"{where}: {TOPOLOGY_KEY} is in its environment: the settings refuse it (amqp.topology_url), and only the topology Job may connect as that user")
+    for dep in by_kind(docs, "Deployment"):
+        service = dep["metadata"]["labels"]["app.kubernetes.io/component"]
+        wanted = "false" if service_users else None
+        for source in (values["commonSettings"], values["services"][service]["settings"]):
+            if "amqp.declare_topology" in source:
+                wanted = str(source["amqp.declare_topology"]).lower()
+        got = (settings_of(docs, dep["metadata"]["name"]) or {}).get("COMBIPAT__AMQP__DECLARE_TOPOLOGY")
+        if got != wanted:
+            fail(f"{path}: Deployment/{dep['metadata']['name']}: amqp.declare_topology is {got!r}, expected {wanted!r} (broker.serviceUsers {service_users})")
+    if not service_users:
+        return
+    for job in by_kind(docs, "Job"):
+        c = container_of(job["spec"]["template"]["spec"], "job")
+        if c["command"][1] != "topology":
+            continue
+        where = f"{path}: Job/{job['metadata']['name']}"
+        service = job["metadata"]["labels"]["app.kubernetes.io/component"].removesuffix("-hook")
+        own, shared = values["services"][service]["secrets"], values["sharedSecrets"]
+        # The chart's precedence, without the existing Secrets (they cannot hold this key).
+        given = next((("ref", s["keyRefs"][TOPOLOGY_KEY]) if TOPOLOGY_KEY in s["keyRefs"] else ("value", s["values"][TOPOLOGY_KEY])
+                      for s in (own, shared) if TOPOLOGY_KEY in s["keyRefs"] or TOPOLOGY_KEY in s["values"]), None)
+        got = env_sources(docs, c).get("COMBIPAT__AMQP__URL")
+        if given is None:
+            fail(f"{where}: rendered with broker.serviceUsers but no {TOPOLOGY_KEY} in the values")
+        elif given[0] == "ref" and got != ("ref", given[1]["name"], given[1]["key"]):
+            fail(f"{where}: COMBIPAT__AMQP__URL is {got}, expected {TOPOLOGY_KEY}'s keyRef {given[1]}")
+        elif given[0] == "value":
+            secret = next((d for d in by_kind(docs, "Secret") if got and got[0] == "ref" and d["metadata"]["name"] == got[1]), {})
+            if secret.get("stringData", {}).get(got[2] if got and got[0] == "ref" else "") != given[1]:
+                fail(f"{where}: COMBIPAT__AMQP__URL is {got}, not a Secret of the render holding the {TOPOLOGY_KEY} given")
+
+
 def check_network_policies(docs, path):
     deployments = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in by_kind(docs, "Deployment")}
     policies = {}
@@ -223,6 +285,7 @@ def check_render(path, values):
     topology = [j for j in by_kind(docs, "Job") if container_of(j["spec"]["template"]["spec"], "job")["command"][1] == "topology"]
     if len(topology) != 1:
         fail(f"{path}: {len(topology)} topology Jobs; the whole topology is declared once per release")
+    check_broker_users(docs, values, path)
     check_network_policies(docs, path)
     return len(docs)
 
