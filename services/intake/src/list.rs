@@ -93,8 +93,22 @@ pub async fn page(
         request.submitted_to.as_ref(),
         &mut violations,
     );
-    let statuses =
+    let mut statuses =
         combipat_platform::bounds::filter_values("status", &request.status, &mut violations);
+    // Empty values do not filter; any other must be a status (checked before it reaches SQL).
+    statuses.retain(|status| !status.is_empty());
+    for status in &statuses {
+        if !crate::status::REQUEST_STATUSES.contains(&status.as_str()) {
+            violations.push(Violation::new(
+                "status",
+                format!(
+                    "`{}` is not a status (one of {})",
+                    status.escape_debug(),
+                    crate::status::REQUEST_STATUSES.join(", ")
+                ),
+            ));
+        }
+    }
     let motivi =
         combipat_platform::bounds::filter_values("motivo", &request.motivo, &mut violations);
     let after = cursor(&request.page_token).unwrap_or_else(|()| {

@@ -20,6 +20,7 @@ use crate::SERVICE_NAME;
 
 pub use combipat_platform::messaging::catalogue::INTAKE_STATUS as QUEUE;
 
+pub const SUBMITTED: &str = "SUBMITTED";
 pub const ROUTED: &str = "ROUTED";
 pub const UNROUTABLE: &str = "UNROUTABLE";
 pub const ANSWERED: &str = "ANSWERED";
@@ -27,6 +28,16 @@ pub const INFO_REQUESTED: &str = "INFO_REQUESTED";
 pub const CLOSED: &str = "CLOSED";
 /// A history entry: the office sent the request on (the request is ROUTED at the new office).
 pub const TRANSFERRED: &str = "TRANSFERRED";
+
+/// Every status a request can be in (what `ListRequests` filters by).
+pub const REQUEST_STATUSES: [&str; 6] = [
+    SUBMITTED,
+    ROUTED,
+    UNROUTABLE,
+    INFO_REQUESTED,
+    ANSWERED,
+    CLOSED,
+];
 
 pub struct StatusHandler;
 

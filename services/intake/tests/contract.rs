@@ -64,11 +64,16 @@ async fn the_document_declares_the_rules_and_the_service_keeps_them() {
             "subject"
         ]
     );
+    // The field's own schema, inside the description's `allOf` and, for an optional field,
+    // the `anyOf` that also admits null.
     let property = |name: &str| {
-        let property = &schema["properties"][name];
-        property["allOf"][0]
-            .as_object()
-            .map_or_else(|| property.clone(), |inner| Value::Object(inner.clone()))
+        let mut property = schema["properties"][name].clone();
+        for wrapper in ["allOf", "anyOf"] {
+            if let Some(inner) = property[wrapper][0].as_object() {
+                property = Value::Object(inner.clone());
+            }
+        }
+        property
     };
     assert_eq!(property("subject")["maxLength"], 150);
     assert_eq!(property("body")["maxLength"], 4000);

@@ -47,11 +47,17 @@ pub fn document(title: &str, service: &ServiceDescriptor, operations: &[Operatio
                 input
                     .fields()
                     .filter(|field| !path_names.contains(&field.name()))
-                    .map(|field| parameter(&field, "query", false, &mut schemas)),
+                    .map(|field| {
+                        let required =
+                            rules(&field).is_some_and(|declared| flag(&declared, "required"));
+                        parameter(&field, "query", required, &mut schemas)
+                    }),
             );
         } else {
+            // An empty body is the message with every field at its default, which the bridge
+            // takes as such: the body is required only where a field is.
             item["requestBody"] = json!({
-                "required": true,
+                "required": has_required_field(&input),
                 "content": {"application/json": {"schema": reference(&input, &mut schemas)}}
             });
         }
@@ -78,6 +84,12 @@ pub fn document(title: &str, service: &ServiceDescriptor, operations: &[Operatio
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
         }
     })
+}
+
+fn has_required_field(message: &MessageDescriptor) -> bool {
+    message
+        .fields()
+        .any(|field| rules(&field).is_some_and(|declared| flag(&declared, "required")))
 }
 
 fn parameter(
@@ -114,11 +126,18 @@ fn reference(message: &MessageDescriptor, schemas: &mut BTreeMap<String, Value>)
         for field in message.fields() {
             let declared = rules(&field);
             let mut schema = field_schema(&field, schemas);
+            let is_required = declared
+                .as_ref()
+                .is_some_and(|declared| flag(declared, "required"));
             if let Some(declared) = &declared {
                 schema = constrained(&field, schema, declared);
-                if flag(declared, "required") {
-                    required.push(Value::String(field.name().to_owned()));
-                }
+            }
+            if is_required {
+                required.push(Value::String(field.name().to_owned()));
+            } else {
+                // The protobuf JSON mapping reads null as the field's default, and so does
+                // the bridge: an optional field may be null.
+                schema = json!({"anyOf": [schema, {"type": "null"}]});
             }
             if let Some(text) = comment(&field.parent_file(), field.path()) {
                 schema = json!({"allOf": [schema], "description": text});
@@ -181,6 +200,10 @@ fn constrained(field: &FieldDescriptor, mut schema: Value, rules: &DynamicMessag
         if let Some(max) = number(rules, "max_items") {
             schema["maxItems"] = json!(max);
         }
+        // A repeated text's pattern holds for each element.
+        if let Some(pattern) = text {
+            schema["items"]["pattern"] = json!(pattern);
+        }
         return schema;
     }
     if let Some(max) = number(rules, "max_length") {
@@ -199,6 +222,7 @@ fn constrained(field: &FieldDescriptor, mut schema: Value, rules: &DynamicMessag
         match field.kind() {
             // Texts are trimmed: a required one holds something besides spaces.
             Kind::String if schema.get("pattern").is_none() => schema["pattern"] = json!("\\S"),
+            Kind::Bytes => schema["minLength"] = json!(1),
             Kind::Enum(descriptor) => {
                 schema["enum"] = descriptor
                     .values()
@@ -241,9 +265,11 @@ fn kind_schema(kind: &Kind, schemas: &mut BTreeMap<String, Value>) -> Value {
         }
         // The protobuf JSON mapping writes 64-bit integers as strings (and reads either).
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
-            json!({"type": ["string", "integer"], "format": "int64"})
+            json!({"type": ["string", "integer"], "format": "int64", "pattern": "^-?[0-9]+$"})
         }
-        Kind::Uint64 | Kind::Fixed64 => json!({"type": ["string", "integer"], "format": "uint64"}),
+        Kind::Uint64 | Kind::Fixed64 => {
+            json!({"type": ["string", "integer"], "format": "uint64", "pattern": "^[0-9]+$", "minimum": 0})
+        }
         Kind::Bool => json!({"type": "boolean"}),
         Kind::String => json!({"type": "string"}),
         Kind::Bytes => json!({"type": "string", "contentEncoding": "base64"}),
