@@ -195,6 +195,31 @@ fn malformed_and_hostile_input_is_refused_clearly_and_stores_nothing() {
     });
 
     runtime.block_on(async {
+        // A path segment that is not UTF-8: problem+json naming the path, once the token
+        // holds, and without one the token's refusal.
+        let url = format!(
+            "http://{}/v1/requests/%FF%FE",
+            target.harness.service.http_addr
+        );
+        for (token, expected) in [(Some(&target.token), 422), (None, 401)] {
+            let mut call = target.http.get(&url);
+            if let Some(token) = token {
+                call = call.bearer_auth(token);
+            }
+            let response = call.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), expected);
+            assert_eq!(
+                response.headers()["content-type"].to_str().unwrap(),
+                "application/problem+json"
+            );
+            let problem: serde_json::Value = response.json().await.unwrap();
+            if expected == 422 {
+                assert_eq!(problem["violations"][0]["field"], "path", "{problem}");
+            }
+        }
+    });
+
+    runtime.block_on(async {
         // Nothing stored but what was accepted, and the service still serves.
         let accepted = accepted.load(std::sync::atomic::Ordering::SeqCst);
         assert_eq!(

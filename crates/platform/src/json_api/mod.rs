@@ -21,6 +21,7 @@ mod problem;
 
 use std::future::Future;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +30,7 @@ use prost_reflect::{DescriptorPool, MessageDescriptor, MethodDescriptor, Service
 use tonic::service::Interceptor as _;
 
 use crate::auth::AuthInterceptor;
+use crate::{ApiError, Violation};
 pub use problem::{Problem, http_status};
 
 /// A handler that calls the gRPC method `$method` of a shared API (`Arc<Api>`), for
@@ -137,14 +139,18 @@ impl JsonApi {
                 .filter(|(_, field)| descriptor.input().get_field_by_name(field).is_some())
                 .collect(),
         };
-        let handler = move |path: Option<Path<Vec<(String, String)>>>,
+        let handler = move |path: Result<Path<Vec<(String, String)>>, PathRejection>,
                             RawQuery(query): RawQuery,
                             headers: HeaderMap,
                             body: axum::body::Body| {
             let endpoint = endpoint.clone();
             let call = call.clone();
             async move {
-                let path = path.map(|Path(parameters)| parameters).unwrap_or_default();
+                // A path segment that is not UTF-8 (percent-encoded bytes) is refused as any
+                // bad input is, as problem+json after the token check, not axum's plain text.
+                let path = path
+                    .map(|Path(parameters)| parameters)
+                    .map_err(|rejection| rejection.body_text());
                 endpoint
                     .handle(call, path, query.unwrap_or_default(), headers, body)
                     .await
@@ -251,7 +257,7 @@ impl Endpoint {
     async fn handle<Req, Resp, F, Fut>(
         &self,
         call: F,
-        path: Vec<(String, String)>,
+        path: Result<Vec<(String, String)>, String>,
         query: String,
         headers: HeaderMap,
         body: axum::body::Body,
@@ -264,7 +270,10 @@ impl Endpoint {
     {
         // The same metadata a gRPC call carries (the token, the trace context), through the
         // same token check.
-        let mut fields = path;
+        let (mut fields, bad_path) = match path {
+            Ok(fields) => (fields, None),
+            Err(reason) => (Vec::new(), Some(reason)),
+        };
         for (header, field) in &self.header_fields {
             if let Some(value) = headers.get(*header).and_then(|value| value.to_str().ok()) {
                 fields.push(((*field).to_owned(), value.to_owned()));
@@ -289,6 +298,9 @@ impl Endpoint {
             Err(status) => return refusal(status),
         };
         let (metadata, extensions, ()) = checked.into_parts();
+        if let Some(reason) = bad_path {
+            return refusal(ApiError::InvalidArgument(vec![Violation::new("path", reason)]).into());
+        }
         // The body is read only for a caller whose token holds: nobody without one makes the
         // service read (and hold) megabytes.
         let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
