@@ -154,13 +154,11 @@ pub fn may_manage(caller: &Principal, patronato: &str) -> bool {
 
 /// The office whose preferences the caller may read and set (empty `named`: their own).
 pub fn office_for_preferences(caller: &Principal, named: &str) -> Result<String, ApiError> {
+    use crate::preferences::patronato_office_subject;
     let named = named.trim();
-    let own = match caller.role {
-        Role::Operatore => caller.patronato_office.clone(),
-        Role::Responsabile | Role::Funzionario => caller.inps_office.clone(),
-        _ => None,
-    };
+    let no_office = || ApiError::PermissionDenied("the token names no office".to_owned());
     match caller.role {
+        // An admin names the key itself: PATRONATO/OFFICE for a patronato office.
         Role::Admin if !named.is_empty() => Ok(named.to_owned()),
         // A supervisore sets the offices of their patronato; office codes start with it
         // (INCA-MI-01), which is how the channel names patronato offices.
@@ -171,16 +169,27 @@ pub fn office_for_preferences(caller: &Principal, named: &str) -> Result<String,
                     .as_deref()
                     .is_some_and(|patronato| named.starts_with(&format!("{patronato}-"))) =>
         {
-            Ok(named.to_owned())
+            let patronato = caller.patronato.as_deref().unwrap_or_default();
+            Ok(patronato_office_subject(patronato, named))
         }
-        Role::Operatore | Role::Responsabile => match own {
-            Some(own) if named.is_empty() || named == own => Ok(own),
+        Role::Operatore => {
+            let (Some(patronato), Some(own)) = (&caller.patronato, &caller.patronato_office) else {
+                return Err(no_office());
+            };
+            if named.is_empty() || named == own {
+                Ok(patronato_office_subject(patronato, own))
+            } else {
+                Err(ApiError::PermissionDenied(format!(
+                    "you may set the preferences of {own}, not {named}"
+                )))
+            }
+        }
+        Role::Responsabile => match &caller.inps_office {
+            Some(own) if named.is_empty() || named == own => Ok(own.clone()),
             Some(own) => Err(ApiError::PermissionDenied(format!(
                 "you may set the preferences of {own}, not {named}"
             ))),
-            None => Err(ApiError::PermissionDenied(
-                "the token names no office".to_owned(),
-            )),
+            None => Err(no_office()),
         },
         other => Err(ApiError::PermissionDenied(format!(
             "the role {} cannot set an office's preferences for {}",

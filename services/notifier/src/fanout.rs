@@ -36,8 +36,12 @@ impl Fanout {
         notice: &Notice,
         extra_address: Option<&str>,
     ) -> Result<(), HandleError> {
-        let office =
-            preferences::profile(effects.db(), Scope::Office, notice.audience.code()).await?;
+        let office = preferences::profile(
+            effects.db(),
+            Scope::Office,
+            &notice.audience.preference_subject(),
+        )
+        .await?;
         let operator = match notice.audience.operator() {
             Some(operator) if !operator.is_empty() => {
                 Some(preferences::profile(effects.db(), Scope::Operator, operator).await?)
@@ -65,6 +69,7 @@ impl Fanout {
             {
                 email::digest::schedule(
                     effects.db(),
+                    notice.audience.patronato().unwrap_or_default(),
                     code,
                     &office.email,
                     &self.clock,

@@ -126,6 +126,20 @@ impl Audience {
         }
     }
 
+    /// Whose office preferences (e-mail address, digest, muted kinds) apply to the notice:
+    /// a patronato office's are its patronato's own, so two patronati that use the same office
+    /// code never share them ([`crate::preferences::patronato_office_subject`]).
+    pub fn preference_subject(&self) -> String {
+        match self {
+            Self::PatronatoOffice {
+                patronato, office, ..
+            } => crate::preferences::patronato_office_subject(patronato, office),
+            Self::Patronato(code) | Self::InpsOffice(code) | Self::InpsResponsabile(code) => {
+                code.clone()
+            }
+        }
+    }
+
     pub fn patronato(&self) -> Option<&str> {
         match self {
             Self::PatronatoOffice { patronato, .. } | Self::Patronato(patronato) => Some(patronato),

@@ -74,6 +74,12 @@ impl Profile {
     }
 }
 
+/// The preferences key of a patronato office: the pair, since an office code is unique only
+/// within its patronato (`INCA/INCA-MI-01`). INPS offices are keyed by their code.
+pub fn patronato_office_subject(patronato: &str, office: &str) -> String {
+    format!("{patronato}/{office}")
+}
+
 pub async fn profile(
     connection: &mut PgConnection,
     scope: Scope,

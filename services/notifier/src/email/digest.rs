@@ -33,8 +33,12 @@ pub fn next_digest(now: DateTime<Utc>, hour: u32) -> DateTime<Utc> {
     }
 }
 
+/// Schedules `office`'s digest of the day; `patronato` (empty for an INPS office) keeps a
+/// patronato office's digest to its own patronato's notices, since office codes are unique
+/// only within a patronato.
 pub async fn schedule(
     connection: &mut PgConnection,
+    patronato: &str,
     office: &str,
     address: &str,
     clock: &Clock,
@@ -44,7 +48,12 @@ pub async fn schedule(
         return Ok(());
     }
     let due = next_digest(clock.now(), settings.digest_hour);
-    let subject = format!("{office}/{}", due.with_timezone(&Rome).date_naive());
+    let day = due.with_timezone(&Rome).date_naive();
+    let subject = if patronato.is_empty() {
+        format!("{office}/{day}")
+    } else {
+        format!("{patronato}/{office}/{day}")
+    };
     // Scheduled once a day per office: scheduling again would push a running one aside.
     if !jobs::pending(&mut *connection, &subject).await?.is_empty() {
         return Ok(());
@@ -55,7 +64,7 @@ pub async fn schedule(
             kind: DIGEST_KIND,
             subject: &subject,
             due_at: due,
-            payload: serde_json::json!({ "office": office, "address": address }),
+            payload: serde_json::json!({ "office": office, "patronato": patronato, "address": address }),
         },
     )
     .await
@@ -77,13 +86,18 @@ pub async fn gather(
             })
     };
     let (office, address) = (field("office")?, field("address")?);
+    // Absent in jobs scheduled before digests were kept to their patronato.
+    let patronato = field("patronato").unwrap_or_default();
     let rows: Vec<(String, String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT title, body, created_at FROM notifications
-         WHERE audience_code = $1 AND created_at > $2 AND created_at <= $3 ORDER BY created_at",
+         WHERE audience_code = $1 AND created_at > $2 AND created_at <= $3
+           AND ($4 = '' OR audience <> 'patronato_office' OR patronato = $4)
+         ORDER BY created_at",
     )
     .bind(&office)
     .bind(job.due_at - Duration::hours(24))
     .bind(job.due_at)
+    .bind(&patronato)
     .fetch_all(effects.db())
     .await?;
     if rows.is_empty() {
