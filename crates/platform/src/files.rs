@@ -25,6 +25,31 @@ pub struct FileStoreSettings {
     pub store_url: String,
     /// Where files go when `store_url` is empty (shared by the services of one machine).
     pub local_dir: String,
+    /// An upload nothing used within this many hours is deleted, row and file
+    /// (`unused_uploads`), checked every `unused_sweep_interval_ms`.
+    #[serde(default = "a_day")]
+    pub unused_upload_hours: u32,
+    #[serde(default = "ten_minutes_ms")]
+    pub unused_sweep_interval_ms: u64,
+}
+
+const fn a_day() -> u32 {
+    24
+}
+
+const fn ten_minutes_ms() -> u64 {
+    600_000
+}
+
+impl FileStoreSettings {
+    /// The unused-uploads sweep's schedule these settings give.
+    pub fn unused_schedule(&self) -> crate::unused_uploads::Schedule {
+        crate::unused_uploads::Schedule {
+            hours: self.unused_upload_hours,
+            interval: std::time::Duration::from_millis(self.unused_sweep_interval_ms),
+            batch: 1000,
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -33,6 +33,7 @@ pub mod shutdown;
 pub mod streams;
 pub mod telemetry;
 pub mod time;
+pub mod unused_uploads;
 
 pub use app::{
     RunningService, ServiceContext, ServiceDefinition, load_settings, start, start_with_clock,

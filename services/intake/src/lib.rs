@@ -66,7 +66,7 @@ impl ServiceDefinition for Service {
         context.add_sweep(retention::unsent_attachments(
             context.pool.clone(),
             files.clone(),
-            &own.retention,
+            &own.attachments,
         ));
         context.add_sweep(retention::idempotency_keys(
             context.pool.clone(),

@@ -21,7 +21,7 @@ use tonic::Code;
 
 #[tokio::test]
 async fn an_upload_never_sent_is_deleted_after_a_day_and_a_sent_one_is_kept() {
-    let harness = start_with(&[("retention.sweep_interval_ms", "1000")]).await;
+    let harness = start_with(&[("attachments.unused_sweep_interval_ms", "1000")]).await;
     let mine = operator("INCA-MI-01");
     let upload = || {
         let mut client = harness.client.clone();

@@ -130,6 +130,17 @@ impl ServiceDefinition for Service {
             files: combipat_platform::files::FileStore::new(&own.attachments)
                 .context("attachments.*")?,
         });
+        // A file uploaded for an avviso that no version of any avviso took.
+        context.add_sweep(combipat_platform::unused_uploads::sweep(
+            context.pool.clone(),
+            avvisi.files.clone(),
+            combipat_platform::unused_uploads::Uploads {
+                what: "unsent_avviso_files",
+                table: "avviso_files",
+                unused: "NOT EXISTS (SELECT 1 FROM avviso_version_files v WHERE v.file_id = avviso_files.id)",
+            },
+            own.attachments.unused_schedule(),
+        ));
         let http = http::routes(
             Arc::clone(&notifier),
             Arc::clone(&endpoints),

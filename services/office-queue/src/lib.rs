@@ -79,6 +79,18 @@ impl ServiceDefinition for Service {
             files: combipat_platform::files::FileStore::new(&own.attachments)
                 .map_err(|error| anyhow::anyhow!("attachments.*: {error:#}"))?,
         });
+        // An official's upload that no answer or question took (the patronato's files
+        // arrive with their request).
+        context.add_sweep(combipat_platform::unused_uploads::sweep(
+            context.pool.clone(),
+            api.files.clone(),
+            combipat_platform::unused_uploads::Uploads {
+                what: "unsent_attachments",
+                table: "attachments",
+                unused: "request_id IS NULL",
+            },
+            own.attachments.unused_schedule(),
+        ));
         let console = console::Console::new(
             Arc::clone(&api),
             context.auth_interceptor(),

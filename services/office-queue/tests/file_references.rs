@@ -28,6 +28,8 @@ fn store(harness: &common::Harness) -> FileStore {
     FileStore::new(&FileStoreSettings {
         store_url: String::new(),
         local_dir,
+        unused_upload_hours: 24,
+        unused_sweep_interval_ms: 600_000,
     })
     .unwrap()
 }

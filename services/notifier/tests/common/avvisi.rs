@@ -31,6 +31,11 @@ pub struct Avvisi {
 }
 
 pub async fn start() -> Avvisi {
+    start_with_settings(&[]).await
+}
+
+/// [`start`] with settings of the test's own for notifier.
+pub async fn start_with_settings(extra: &[(&str, &str)]) -> Avvisi {
     let router_bus = TestBus::new();
     let router = TestService::start::<combipat_router::Service>(&overrides(
         &TestDatabase::create().await.unwrap(),
@@ -43,11 +48,12 @@ pub async fn start() -> Avvisi {
         .join("dev/keys/dev-jwt-private.pem")
         .display()
         .to_string();
-    let harness = start_with(&[
-        ("router.endpoint", &endpoint),
-        ("identity.dev_signing_key_path", &key),
-    ])
-    .await;
+    let mut settings = vec![
+        ("router.endpoint", endpoint.as_str()),
+        ("identity.dev_signing_key_path", key.as_str()),
+    ];
+    settings.extend_from_slice(extra);
+    let harness = start_with(&settings).await;
     let client = AvvisiClient::new(
         combipat_testkit::grpc_channel(harness.service.grpc_addr)
             .await
