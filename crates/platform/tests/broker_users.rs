@@ -105,26 +105,23 @@ async fn a_service_user_reaches_its_own_queues_and_routing_keys_and_nothing_else
         );
     }
 
-    let channel = connection.create_channel().await.unwrap();
-    channel
-        .basic_consume(
-            intake.queue_name("intake.status").as_str().into(),
-            "test".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("its own queue");
+    let consume = |queue: &str| {
+        let (connection, queue) = (&connection, intake.queue_name(queue));
+        async move {
+            let channel = connection.create_channel().await.unwrap();
+            channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "test".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+        }
+    };
+    consume("intake.status").await.expect("its own queue");
     for queue in ["office-queue.decisions", "combipat.history"] {
-        let channel = connection.create_channel().await.unwrap();
-        let refused = channel
-            .basic_consume(
-                intake.queue_name(queue).as_str().into(),
-                "test".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await;
+        let refused = consume(queue).await;
         assert!(
             refused
                 .as_ref()

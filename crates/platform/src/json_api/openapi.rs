@@ -47,11 +47,7 @@ pub fn document(title: &str, service: &ServiceDescriptor, operations: &[Operatio
                 input
                     .fields()
                     .filter(|field| !path_names.contains(&field.name()))
-                    .map(|field| {
-                        let required =
-                            rules(&field).is_some_and(|declared| flag(&declared, "required"));
-                        parameter(&field, "query", required, &mut schemas)
-                    }),
+                    .map(|field| parameter(&field, "query", is_required(&field), &mut schemas)),
             );
         } else {
             // An empty body is the message with every field at its default, which the bridge
@@ -87,9 +83,12 @@ pub fn document(title: &str, service: &ServiceDescriptor, operations: &[Operatio
 }
 
 fn has_required_field(message: &MessageDescriptor) -> bool {
-    message
-        .fields()
-        .any(|field| rules(&field).is_some_and(|declared| flag(&declared, "required")))
+    message.fields().any(|field| is_required(&field))
+}
+
+/// Whether the field's declared rules say the call is refused without it.
+fn is_required(field: &FieldDescriptor) -> bool {
+    rules(field).is_some_and(|declared| flag(&declared, "required"))
 }
 
 fn parameter(
@@ -126,13 +125,10 @@ fn reference(message: &MessageDescriptor, schemas: &mut BTreeMap<String, Value>)
         for field in message.fields() {
             let declared = rules(&field);
             let mut schema = field_schema(&field, schemas);
-            let is_required = declared
-                .as_ref()
-                .is_some_and(|declared| flag(declared, "required"));
             if let Some(declared) = &declared {
                 schema = constrained(&field, schema, declared);
             }
-            if is_required {
+            if is_required(&field) {
                 required.push(Value::String(field.name().to_owned()));
             } else {
                 // The protobuf JSON mapping reads null as the field's default, and so does
