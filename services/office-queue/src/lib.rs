@@ -11,6 +11,7 @@ mod items;
 mod lifecycle;
 mod list;
 mod priority;
+mod ranking;
 mod router_client;
 mod settings;
 mod sla_gauge;
@@ -27,6 +28,9 @@ use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 
 pub use consumer::QUEUE;
+/// Moves the stored rank of the items whose deadline band the clock crossed (the service does
+/// every 30 seconds); public for the tests, which move the clock.
+pub use ranking::rerank;
 
 pub const SERVICE_NAME: &str = "office-queue";
 
@@ -52,6 +56,8 @@ impl ServiceDefinition for Service {
         combipat_platform::files::FileStore::show_uploads_from(SERVICE_NAME);
         let (gauge_pool, gauge_clock) = (context.pool.clone(), context.clock.clone());
         context.add_background(move |stop| Box::pin(sla_gauge::run(gauge_pool, gauge_clock, stop)));
+        let (rank_pool, rank_clock) = (context.pool.clone(), context.clock.clone());
+        context.add_background(move |stop| Box::pin(ranking::run(rank_pool, rank_clock, stop)));
         let changes = watch::Changes::new();
         let (listener, listener_pool) = (changes.clone(), context.pool.clone());
         context.add_background(move |stop| Box::pin(listener.listen(listener_pool, stop)));

@@ -6,6 +6,10 @@
 //! every page ranks items as of that instant, so an item crossing its deadline between two
 //! pages does not jump back over the cursor. An item that arrives (or gains a sollecito)
 //! ahead of the cursor is seen on the next pass or through WatchQueue.
+//!
+//! By priority, a page is an index walk over the items' stored rank (`ranking.rs`), with
+//! the score computed only for the few items whose stored rank does not hold at the page's
+//! instant ([`push_priority_page`]); the page is the one sorting by the computed score gives.
 
 use chrono::{DateTime, Utc};
 use combipat_platform::time::from_timestamp;
@@ -169,109 +173,195 @@ pub async fn page(
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let mut query: QueryBuilder<Postgres> =
-        QueryBuilder::new(format!("SELECT {COLUMNS} FROM items WHERE office_code = "));
-    query.push_bind(&request.office_code);
-    match cursor {
-        Cursor::Arrival { after_seq } => {
-            query.push(" AND seq > ").push_bind(*after_seq);
-        }
-        Cursor::Priority {
-            after: Some((score, submitted_at, request_id)),
-            ..
-        } => {
-            // (score descending, submitted_at, request_id) after the last item's.
-            query.push(" AND (-");
-            push_score(&mut query, as_of);
-            query
-                .push(", submitted_at, request_id) > (")
-                .push_bind(-*score)
-                .push(", ")
-                .push_bind(*submitted_at)
-                .push(", ")
-                .push_bind(*request_id)
-                .push(")");
-        }
-        Cursor::Priority { after: None, .. } => {}
-    }
-    if request.min_solleciti > 0 {
-        query
-            .push(" AND solleciti >= ")
-            .push_bind(i32::try_from(request.min_solleciti).unwrap_or(i32::MAX));
-    }
-    if !sla_states.is_empty() {
-        query.push(" AND (");
-        for (index, state) in sla_states.iter().enumerate() {
-            if index > 0 {
-                query.push(" OR ");
-            }
-            push_sla_condition(&mut query, *state, as_of);
-        }
-        query.push(")");
-    }
-    if !statuses.is_empty() {
-        query
-            .push(" AND status = ANY(")
-            .push_bind(statuses)
-            .push(")");
-    }
-    if !motivi.is_empty() {
-        query.push(" AND motivo = ANY(").push_bind(motivi).push(")");
-    }
-    if !request.topic.is_empty() {
-        query.push(" AND topic = ").push_bind(&request.topic);
-    }
-    if !request.patronato.is_empty() {
-        query
-            .push(" AND patronato = ")
-            .push_bind(&request.patronato);
-    }
-    match Provenance::try_from(request.provenance) {
-        Ok(Provenance::Unspecified) => {}
-        Ok(Provenance::Patronato) => {
-            query.push(" AND provenance = 'PATRONATO'");
-        }
+    let provenance_patronato = match Provenance::try_from(request.provenance) {
+        Ok(Provenance::Unspecified) => false,
+        Ok(Provenance::Patronato) => true,
         Err(_) => {
             return Err(ApiError::InvalidArgument(vec![Violation::new(
                 "provenance",
                 "unknown provenance",
             )]));
         }
-    }
-    if let Some(before) = submitted_before {
-        query.push(" AND submitted_at < ").push_bind(before);
-    }
-    match ClaimFilter::try_from(request.claimed) {
-        Ok(ClaimFilter::Any) => {}
-        Ok(ClaimFilter::Claimed) => {
-            query.push(" AND lease_until > ").push_bind(as_of);
-        }
-        Ok(ClaimFilter::Unclaimed) => {
-            query
-                .push(" AND (lease_until IS NULL OR lease_until <= ")
-                .push_bind(as_of)
-                .push(")");
-        }
-        Err(_) => {
-            return Err(ApiError::InvalidArgument(vec![Violation::new(
-                "claimed",
-                "unknown claim filter",
-            )]));
-        }
-    }
+    };
+    let claimed = ClaimFilter::try_from(request.claimed).map_err(|_| {
+        ApiError::InvalidArgument(vec![Violation::new("claimed", "unknown claim filter")])
+    })?;
+    let filters = Filters {
+        office_code: &request.office_code,
+        min_solleciti: request.min_solleciti,
+        sla_states: &sla_states,
+        statuses: &statuses,
+        motivi: &motivi,
+        topic: &request.topic,
+        patronato: &request.patronato,
+        provenance_patronato,
+        submitted_before,
+        claimed,
+        as_of,
+    };
+
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new("");
     match cursor {
-        Cursor::Arrival { .. } => {
-            query.push(" ORDER BY seq");
+        Cursor::Arrival { after_seq } => {
+            query.push(format!("SELECT {COLUMNS} FROM items WHERE "));
+            filters.push(&mut query);
+            query
+                .push(" AND seq > ")
+                .push_bind(*after_seq)
+                .push(" ORDER BY seq LIMIT ")
+                .push_bind(limit + 1);
         }
-        Cursor::Priority { .. } => {
-            query.push(" ORDER BY ");
-            push_score(&mut query, as_of);
-            query.push(" DESC, submitted_at, request_id");
+        Cursor::Priority { after, .. } => {
+            push_priority_page(&mut query, &filters, after.as_ref(), limit + 1);
         }
     }
-    query.push(" LIMIT ").push_bind(limit + 1);
     let mut rows: Vec<ItemRow> = query.build_query_as().fetch_all(pool).await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     Ok((rows, more))
+}
+
+/// The office and the caller's filters, as SQL conditions on `items`.
+struct Filters<'a> {
+    office_code: &'a str,
+    min_solleciti: u32,
+    sla_states: &'a [SlaState],
+    statuses: &'a [String],
+    motivi: &'a [i32],
+    topic: &'a str,
+    patronato: &'a str,
+    provenance_patronato: bool,
+    submitted_before: Option<DateTime<Utc>>,
+    claimed: ClaimFilter,
+    /// SLA states and claims are judged as of this instant.
+    as_of: DateTime<Utc>,
+}
+
+impl Filters<'_> {
+    fn push(&self, query: &mut QueryBuilder<Postgres>) {
+        query.push("office_code = ").push_bind(self.office_code);
+        if self.min_solleciti > 0 {
+            query
+                .push(" AND solleciti >= ")
+                .push_bind(i32::try_from(self.min_solleciti).unwrap_or(i32::MAX));
+        }
+        if !self.sla_states.is_empty() {
+            query.push(" AND (");
+            for (index, state) in self.sla_states.iter().enumerate() {
+                if index > 0 {
+                    query.push(" OR ");
+                }
+                push_sla_condition(query, *state, self.as_of);
+            }
+            query.push(")");
+        }
+        if !self.statuses.is_empty() {
+            query
+                .push(" AND status = ANY(")
+                .push_bind(self.statuses)
+                .push(")");
+        }
+        if !self.motivi.is_empty() {
+            query
+                .push(" AND motivo = ANY(")
+                .push_bind(self.motivi)
+                .push(")");
+        }
+        if !self.topic.is_empty() {
+            query.push(" AND topic = ").push_bind(self.topic);
+        }
+        if !self.patronato.is_empty() {
+            query.push(" AND patronato = ").push_bind(self.patronato);
+        }
+        if self.provenance_patronato {
+            query.push(" AND provenance = 'PATRONATO'");
+        }
+        if let Some(before) = self.submitted_before {
+            query.push(" AND submitted_at < ").push_bind(before);
+        }
+        match self.claimed {
+            ClaimFilter::Any => {}
+            ClaimFilter::Claimed => {
+                query.push(" AND lease_until > ").push_bind(self.as_of);
+            }
+            ClaimFilter::Unclaimed => {
+                query
+                    .push(" AND (lease_until IS NULL OR lease_until <= ")
+                    .push_bind(self.as_of)
+                    .push(")");
+            }
+        }
+    }
+}
+
+/// A page by priority as of `filters.as_of`, after `after` (score, submitted_at,
+/// request_id), of at most `limit` items.
+///
+/// The items whose stored rank holds at that instant (`rank_from <= as_of < rank_until`:
+/// all but those whose band the clock crossed since `ranking.rs` last moved them, or, for a
+/// page ranked as of an earlier instant, moved after it) come from a walk of
+/// `items_office_rank`, which is in priority order for them: `rank_key` is minus their score
+/// as of `as_of`. The others, few, are scored as of `as_of` with [`push_score`] and sorted.
+/// Both halves are in the same order (score descending, `submitted_at`, `request_id`), and
+/// every item is in exactly one of them, so merging their first `limit` items gives the page
+/// that sorting the whole office by the computed score gives.
+fn push_priority_page(
+    query: &mut QueryBuilder<Postgres>,
+    filters: &Filters<'_>,
+    after: Option<&(i64, DateTime<Utc>, Uuid)>,
+    limit: i64,
+) {
+    let as_of = filters.as_of;
+    query.push(format!(
+        "SELECT {COLUMNS} FROM ((SELECT {COLUMNS}, rank_key AS page_key FROM items WHERE "
+    ));
+    filters.push(query);
+    query
+        .push(" AND rank_from <= ")
+        .push_bind(as_of)
+        .push(" AND rank_until > ")
+        .push_bind(as_of);
+    if let Some((score, submitted_at, request_id)) = after {
+        query
+            .push(" AND (rank_key, submitted_at, request_id) > (")
+            .push_bind(-*score)
+            .push(", ")
+            .push_bind(*submitted_at)
+            .push(", ")
+            .push_bind(*request_id)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY rank_key, submitted_at, request_id LIMIT ")
+        .push_bind(limit);
+
+    query.push(format!(") UNION ALL (SELECT {COLUMNS}, -"));
+    push_score(query, as_of);
+    query.push(" AS page_key FROM items WHERE ");
+    filters.push(query);
+    // The literal bounds match the partial indexes' predicates.
+    query
+        .push(" AND ((rank_until <= ")
+        .push_bind(as_of)
+        .push(" AND rank_until < 'infinity'::timestamptz) OR (rank_from > ")
+        .push_bind(as_of)
+        .push(" AND rank_from > '-infinity'::timestamptz))");
+    if let Some((score, submitted_at, request_id)) = after {
+        query.push(" AND (-");
+        push_score(query, as_of);
+        query
+            .push(", submitted_at, request_id) > (")
+            .push_bind(-*score)
+            .push(", ")
+            .push_bind(*submitted_at)
+            .push(", ")
+            .push_bind(*request_id)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY page_key, submitted_at, request_id LIMIT ")
+        .push_bind(limit);
+    query
+        .push(")) AS ranked ORDER BY page_key, submitted_at, request_id LIMIT ")
+        .push_bind(limit);
 }

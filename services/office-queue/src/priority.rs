@@ -1,6 +1,9 @@
-//! Where an item ranks in its queue and why. The score is computed twice from the same rule:
-//! here, to explain it on each item, and in SQL ([`push_score`]), to sort and page by it.
-//! A test in `tests/priority.rs` checks that the two agree.
+//! Where an item ranks in its queue and why. The score is computed from the same rule here,
+//! to explain it on each item, in SQL ([`push_score`]), to sort and page by it, and in the
+//! generated `rank_key` of `migrations/20261210000000_stored_rank.sql`, the same score as of
+//! the item's `ranked_as_of` (`ranking.rs`), which `list.rs` walks in order. A change to the
+//! rule changes all three (with a migration). `tests/priority.rs` checks that the first two
+//! agree, `tests/ranking.rs` that the stored one gives the computed order.
 //!
 //! Score of open work (status NEW): 20 when the deadline has passed, 10 when it is near,
 //! plus one per sollecito received (at most 9, so that solleciti never outrank the
