@@ -80,3 +80,31 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// Takes transaction-level advisory locks on `keys` (text, seed) at once and in one order
+/// (by lock number), so that two transactions that lock overlapping keys this way never wait
+/// for each other in a cycle. Locks already held by this transaction are taken again at no
+/// cost. Nothing to do for no keys.
+pub async fn advisory_locks(
+    connection: &mut sqlx::PgConnection,
+    keys: &[(String, i64)],
+) -> sqlx::Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let (texts, seeds): (Vec<&str>, Vec<i64>) = keys
+        .iter()
+        .map(|(text, seed)| (text.as_str(), *seed))
+        .unzip();
+    // The aggregate takes the sorted rows in order: the locks are taken in that order.
+    sqlx::query(
+        "SELECT count(pg_advisory_xact_lock(lock)) FROM (
+             SELECT DISTINCT hashtextextended(key, seed) AS lock
+             FROM unnest($1::text[], $2::int8[]) AS k(key, seed) ORDER BY lock) AS ordered",
+    )
+    .bind(&texts)
+    .bind(&seeds)
+    .execute(connection)
+    .await?;
+    Ok(())
+}

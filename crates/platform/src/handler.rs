@@ -129,6 +129,19 @@ pub trait TransactionalHandler: Send + Sync + 'static {
         event: &Event,
     ) -> impl Future<Output = Result<(), HandleError>> + Send;
 
+    /// Runs once per batch, before any event's `apply`, in the same transaction, with the
+    /// events about to be applied (those already applied before left out): e.g. to take every
+    /// lock the batch will need at once and in one order ([`crate::db::advisory_locks`]), so
+    /// that two batches in flight never wait for each other in a cycle. Nothing by default.
+    fn before_batch(
+        &self,
+        effects: &mut Effects<'_>,
+        events: &[&Event],
+    ) -> impl Future<Output = Result<(), HandleError>> + Send {
+        let _unused = (effects, events);
+        std::future::ready(Ok(()))
+    }
+
     /// Runs once per batch, after every event's `apply`, in the same transaction, with every
     /// event of the batch (those already applied before included): e.g. the stream reader
     /// stores its position here. Nothing by default.
@@ -168,12 +181,21 @@ impl<H: TransactionalHandler> Transactional<H> {
         let mut transaction = self.pool.begin().await?;
         let ids: Vec<Uuid> = events.iter().map(|(event, _)| event.id).collect();
         let mut fresh = inbox::first_deliveries(&mut transaction, H::CONSUMER, &ids).await?;
+        // `remove`: an event delivered twice in one batch is applied once.
+        let to_apply: Vec<(&Event, &tracing::Span)> = events
+            .iter()
+            .filter(|(event, _)| fresh.remove(&event.id))
+            .copied()
+            .collect();
         let mut outgoing = Vec::new();
-        for (event, span) in events {
-            // `remove`: an event delivered twice in one batch is applied once.
-            if !fresh.remove(&event.id) {
-                continue;
-            }
+        if !to_apply.is_empty() {
+            let fresh_events: Vec<&Event> = to_apply.iter().map(|(event, _)| *event).collect();
+            let mut effects = Effects::new(&mut transaction, &mut outgoing);
+            self.handler
+                .before_batch(&mut effects, &fresh_events)
+                .await?;
+        }
+        for (event, span) in &to_apply {
             let mut effects = Effects::new(&mut transaction, &mut outgoing);
             self.handler
                 .apply(&mut effects, event)
