@@ -4,6 +4,7 @@ mod access;
 mod admin;
 mod api;
 mod attachments;
+mod group_submit;
 mod http;
 mod list;
 mod mandate_api;
@@ -23,6 +24,7 @@ pub mod validation;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use combipat_platform::batcher::Batcher;
 use combipat_platform::settings::PlatformSettings;
 use combipat_platform::{RunningService, ServiceContext, ServiceDefinition};
 use combipat_proto::intake::v1::intake_server::IntakeServer;
@@ -78,7 +80,18 @@ impl ServiceDefinition for Service {
                 pool: context.pool.clone(),
                 outbox: context.outbox.clone(),
                 clock: context.clock.clone(),
-                idempotency_window_hours: own.retention.idempotency_key_hours,
+                submissions: Batcher::start(
+                    "intake.submissions",
+                    group_submit::GroupSubmit {
+                        store: store::SubmissionStore {
+                            pool: context.pool.clone(),
+                            outbox: context.outbox.clone(),
+                            idempotency_window_hours: own.retention.idempotency_key_hours,
+                        },
+                    },
+                    own.submissions.writers,
+                    own.submissions.max_batch,
+                ),
             },
             territory,
             attachments: attachments::Attachments::new(files, context.pool.clone()),

@@ -101,6 +101,29 @@ pub async fn find(
     .await
 }
 
+/// The mandates of several (patronato, codice fiscale) pairs at once, by pair.
+pub async fn find_many(
+    connection: &mut PgConnection,
+    pairs: &[(String, String)],
+) -> sqlx::Result<std::collections::HashMap<(String, String), MandateRow>> {
+    let (patronati, citizens): (Vec<&str>, Vec<&str>) = pairs
+        .iter()
+        .map(|(patronato, citizen)| (patronato.as_str(), citizen.as_str()))
+        .unzip();
+    let rows: Vec<MandateRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM mandates
+         WHERE (patronato, codice_fiscale) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+    )))
+    .bind(&patronati)
+    .bind(&citizens)
+    .fetch_all(connection)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ((row.patronato.clone(), row.codice_fiscale.clone()), row))
+        .collect())
+}
+
 /// Refuses the submission unless `patronato` holds an active mandate for the citizen.
 pub async fn require(
     connection: &mut PgConnection,

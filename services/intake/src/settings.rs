@@ -13,4 +13,15 @@ pub struct IntakeSettings {
     pub pages: combipat_web::PageSettings,
     pub notifier: combipat_platform::grpc_client::ClientSettings,
     pub retention: crate::retention::RetentionSettings,
+    pub submissions: SubmissionSettings,
+}
+
+/// The writers that settle submissions in batches (group commit, `group_submit`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmissionSettings {
+    /// Batches settled at once, each on a connection of its own (at most the pool's size).
+    pub writers: usize,
+    /// Submissions settled in one transaction at most.
+    pub max_batch: usize,
 }

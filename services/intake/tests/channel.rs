@@ -435,3 +435,98 @@ async fn over_the_rate_limit_an_operator_is_told_when_to_retry() {
     let limited = preview().await.unwrap_err();
     assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
 }
+
+#[tokio::test]
+async fn submissions_settled_together_each_get_the_answer_they_would_get_alone() {
+    // One writer: while it writes the first submission the others wait, and are then
+    // settled together, in one transaction.
+    let harness = start_with(&[("submissions.writers", "1")]).await;
+    let mine = operator("INCA-MI-01");
+    let pratica = |n: usize| sollecito_pratica(&format!("INPS.5000.2026.{n:07}"));
+    let keyed = |n: usize, subject: &str| SubmitRequestRequest {
+        idempotency_key: "one-key".into(),
+        subject: subject.into(),
+        ..pratica(n)
+    };
+    let mut batch: Vec<SubmitRequestRequest> = (1..=6).map(pratica).collect();
+    // The same request twice: one is filed, the other is its likely duplicate.
+    batch.push(pratica(1));
+    // No mandate for this citizen.
+    batch.push(SubmitRequestRequest {
+        codice_fiscale: "VRDGPP80A01H501U".into(),
+        ..pratica(7)
+    });
+    // One key: twice the same content (one request, replayed), once other content.
+    batch.extend([
+        keyed(8, "Sollecito"),
+        keyed(8, "Sollecito"),
+        keyed(9, "Altro"),
+    ]);
+    let answers =
+        futures::future::join_all(batch.iter().map(|r| submit(&harness, r.clone(), &mine))).await;
+
+    for answer in &answers[1..6] {
+        assert!(answer.is_ok(), "{answer:?}");
+    }
+    let twins: Vec<_> = [&answers[0], &answers[6]].into_iter().collect();
+    let filed: Vec<_> = twins.iter().filter_map(|a| a.as_ref().ok()).collect();
+    let refused: Vec<_> = twins.iter().filter_map(|a| a.as_ref().err()).collect();
+    assert_eq!((filed.len(), refused.len()), (1, 1), "{twins:?}");
+    assert_eq!(refused[0].code(), Code::FailedPrecondition);
+    assert!(
+        refused[0].message().contains(&filed[0].protocol_number),
+        "{:?}",
+        refused[0]
+    );
+    let denied = answers[7].as_ref().unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+
+    // Whichever content took the key first, the key names one request: the same content
+    // gets it back, other content a conflict naming it.
+    let keyed_answers = &answers[8..];
+    let (winner_request, winner) = batch[8..]
+        .iter()
+        .zip(keyed_answers)
+        .find_map(|(request, answer)| {
+            Some((request, answer.as_ref().ok().filter(|a| !a.replayed)?))
+        })
+        .expect("one keyed submission was filed");
+    for (request, answer) in batch[8..].iter().zip(keyed_answers) {
+        if request.pratica_protocol_number == winner_request.pratica_protocol_number {
+            assert_eq!(answer.as_ref().unwrap().request_id, winner.request_id);
+        } else {
+            let status = answer.as_ref().unwrap_err();
+            assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+            assert!(
+                status.message().contains(&winner.protocol_number),
+                "{status:?}"
+            );
+        }
+    }
+    let filed_count = answers
+        .iter()
+        .filter(|a| a.as_ref().is_ok_and(|a| !a.replayed))
+        .count();
+    assert_eq!(filed_count, 6 + 1);
+    assert_eq!(
+        stored_rows(&harness.database).await,
+        (filed_count as i64, filed_count as i64)
+    );
+    // And they were settled in fewer transactions than submissions.
+    let metrics = combipat_testkit::http_get(harness.service.http_addr, "/metrics")
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(name) && line.contains("intake.submissions"))
+            .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_default()
+    };
+    let (items, batches) = (
+        value("combipat_batch_items_sum"),
+        value("combipat_batch_items_count"),
+    );
+    assert_eq!(items, batch.len() as f64, "{metrics}");
+    assert!(batches < items, "{batches} batches for {items} submissions");
+}
