@@ -39,6 +39,30 @@ impl TransactionalHandler for EventHandler {
         }
         Ok(())
     }
+
+    /// The patronato offices whose sightings the batch counts (`avvisi/offices.rs`), locked
+    /// at once and in one order: two batches counting the same offices in different orders
+    /// would otherwise deadlock on their rows.
+    async fn before_batch(
+        &self,
+        effects: &mut Effects<'_>,
+        events: &[&Event],
+    ) -> Result<(), HandleError> {
+        let offices: Vec<(String, i64)> = events
+            .iter()
+            .filter_map(|event| {
+                let summary = match &event.payload {
+                    Payload::RequestRouted(routed) => routed.request.as_ref(),
+                    Payload::RequestUnroutable(unroutable) => unroutable.request.as_ref(),
+                    _ => None,
+                }?;
+                let office = summary.filer.as_ref()?.patronato_office.clone();
+                Some((office, crate::avvisi::offices::SIGHTINGS_LOCK_SEED))
+            })
+            .collect();
+        combipat_platform::db::advisory_locks(effects.db(), &offices).await?;
+        Ok(())
+    }
 }
 
 /// The notices `event` gives, one per audience.

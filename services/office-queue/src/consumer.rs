@@ -73,6 +73,22 @@ impl TransactionalHandler for DecisionHandler {
             _ => Err(event.unexpected()),
         }
     }
+
+    /// Every office the batch files into, locked at once and in one order: two batches
+    /// filing into the same offices in different orders would otherwise deadlock.
+    async fn before_batch(
+        &self,
+        effects: &mut Effects<'_>,
+        events: &[&Event],
+    ) -> Result<(), HandleError> {
+        let offices: Vec<(String, i64)> = events
+            .iter()
+            .filter_map(|event| filing(&event.payload).ok())
+            .map(|filing| (filing.office.code.clone(), items::OFFICE_LOCK_SEED))
+            .collect();
+        combipat_platform::db::advisory_locks(effects.db(), &offices).await?;
+        Ok(())
+    }
 }
 
 /// What a routing decision asks office-queue to do.

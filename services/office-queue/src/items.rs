@@ -146,12 +146,12 @@ pub async fn body(connection: &mut PgConnection, request_id: Uuid) -> sqlx::Resu
 /// Serialises the writers that give items a place in `office`'s queue until commit, so that
 /// the office's `seq` values (the ListItems cursor) follow commit order.
 pub async fn lock_office(connection: &mut PgConnection, office: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(office)
-        .execute(connection)
+    combipat_platform::db::advisory_locks(connection, &[(office.to_owned(), OFFICE_LOCK_SEED)])
         .await
-        .map(|_| ())
 }
+
+/// The seed of the offices' advisory locks (`hashtextextended(office, seed)`).
+pub const OFFICE_LOCK_SEED: i64 = 0;
 
 /// Appends one entry to the item's history (the table refuses updates and deletes).
 pub async fn record(

@@ -37,6 +37,10 @@ pub struct KnownOffice {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The seed of the advisory lock a batch takes on each patronato office it counts
+/// (`hashtextextended(office, seed)`), before it touches the office's rows.
+pub const SIGHTINGS_LOCK_SEED: i64 = 0;
+
 /// Counts a routing decision of a request filed by `office` of `patronato`, and places the
 /// office again unless an admin imported its place.
 pub async fn learn(
