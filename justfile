@@ -35,10 +35,12 @@ lint:
 
 # Benchmarks (release build): routing decisions in process, the router pipeline end to end
 # beside the broker's own limit on this machine, office-queue with a million open items, and
-# intake's SubmitRequest; then the load generator through the whole system beside PostgreSQL
-# alone (reports with a latency histogram in target/bench/load-*.md and .svg).
+# intake's SubmitRequest; then the load generator through the six service binaries beside
+# PostgreSQL and RabbitMQ alone, at 300/s, 1,000/s for 120 s and 3,000/s (shedding), with CPU
+# per request, peak RSS and connections (reports in target/bench/load-*.md and .svg).
 # Results in target/bench and target/criterion.
 bench messages="20000": setup
+    cargo build --release --workspace --bins
     cargo bench -p combipat-router --bench decide -- --noplot
     RUST_LOG=warn cargo run --release -q -p combipat-bench --bin router-pipeline -- {{messages}}
     RUST_LOG=warn cargo run --release -q -p combipat-bench --bin router-pipeline -- {{messages}} 500
@@ -49,8 +51,8 @@ bench messages="20000": setup
     RUST_LOG=warn cargo run --release -q -p combipat-bench --bin notifier -- 5000 300
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin reporting
     RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 300 60
-    RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 1000 60
-    RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- closed 64 30
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- open 1000 120
+    RUST_LOG=error cargo run --release -q -p combipat-bench --bin load -- overload 3000 30
 
 # Not part of `just test`. Installs cargo-fuzz if missing, builds in ~/.cache/combipat/fuzz-target
 # (`just fuzz 0` only builds); failing inputs land in fuzz/artifacts/<target>/ (fuzz/README.md).

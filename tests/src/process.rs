@@ -17,20 +17,27 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
 
-/// Where cargo put the binaries: beside this test's own executable (`<target>/debug`).
+/// Where cargo put the binaries: beside the running executable (a benchmark in
+/// `<target>/release`) or one level up (a test in `<target>/debug/deps`).
 fn binary(service: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .context("unexpected test executable location")?;
-    let path = dir.join(format!("combipat-{service}"));
-    anyhow::ensure!(
-        path.exists(),
-        "{} is missing: build the binaries first (`cargo build --bins`; `just test` does)",
-        path.display()
-    );
-    Ok(path)
+    let name = format!("combipat-{service}");
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join(&name))
+        .collect();
+    candidates
+        .iter()
+        .find(|path| path.exists())
+        .cloned()
+        .with_context(|| {
+            format!(
+                "{name} is missing beside {}: build the binaries first (`cargo build --bins`; `just test` does)",
+                exe.display()
+            )
+        })
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -157,6 +164,11 @@ impl ServiceProcess {
 
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// The running process's id (for reading its CPU and memory in `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref()?.id()
     }
 
     /// The database this service runs on.

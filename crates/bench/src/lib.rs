@@ -4,6 +4,7 @@
 pub mod broker_limit;
 pub mod db_limit;
 pub mod report;
+pub mod resources;
 pub mod traffic;
 
 use std::path::PathBuf;
