@@ -3,6 +3,7 @@
 
 pub mod broker_limit;
 pub mod db_limit;
+pub mod load_report;
 pub mod report;
 pub mod resources;
 pub mod traffic;

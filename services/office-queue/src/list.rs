@@ -297,6 +297,19 @@ impl Filters<'_> {
 /// A page by priority as of `filters.as_of`, after `after` (score, submitted_at,
 /// request_id), of at most `limit` items.
 ///
+/// The cursor's position as a row value: (minus its score, `submitted_at`, `request_id`).
+fn push_cursor(query: &mut QueryBuilder<Postgres>, after: &(i64, DateTime<Utc>, Uuid)) {
+    let (score, submitted_at, request_id) = after;
+    query
+        .push("(")
+        .push_bind(-*score)
+        .push(", ")
+        .push_bind(*submitted_at)
+        .push(", ")
+        .push_bind(*request_id)
+        .push(")");
+}
+
 /// The items whose stored rank holds at that instant (`rank_from <= as_of < rank_until`:
 /// all but those whose band the clock crossed since `ranking.rs` last moved them, or, for a
 /// page ranked as of an earlier instant, moved after it) come from a walk of
@@ -321,15 +334,9 @@ fn push_priority_page(
         .push_bind(as_of)
         .push(" AND rank_until > ")
         .push_bind(as_of);
-    if let Some((score, submitted_at, request_id)) = after {
-        query
-            .push(" AND (rank_key, submitted_at, request_id) > (")
-            .push_bind(-*score)
-            .push(", ")
-            .push_bind(*submitted_at)
-            .push(", ")
-            .push_bind(*request_id)
-            .push(")");
+    if let Some(after) = after {
+        query.push(" AND (rank_key, submitted_at, request_id) > ");
+        push_cursor(query, after);
     }
     query
         .push(" ORDER BY rank_key, submitted_at, request_id LIMIT ")
@@ -346,17 +353,11 @@ fn push_priority_page(
         .push(" AND rank_until < 'infinity'::timestamptz) OR (rank_from > ")
         .push_bind(as_of)
         .push(" AND rank_from > '-infinity'::timestamptz))");
-    if let Some((score, submitted_at, request_id)) = after {
+    if let Some(after) = after {
         query.push(" AND (-");
         push_score(query, as_of);
-        query
-            .push(", submitted_at, request_id) > (")
-            .push_bind(-*score)
-            .push(", ")
-            .push_bind(*submitted_at)
-            .push(", ")
-            .push_bind(*request_id)
-            .push(")");
+        query.push(", submitted_at, request_id) > ");
+        push_cursor(query, after);
     }
     query
         .push(" ORDER BY page_key, submitted_at, request_id LIMIT ")

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use combipat_bench::broker_limit::broker_limit;
+use combipat_bench::load_report::Outcome;
 use combipat_bench::resources::{
     ConnectionSampler, CpuCost, Watched, commits, commits_per_request, peak_rss_bytes,
 };
@@ -464,8 +465,8 @@ async fn main() -> anyhow::Result<()> {
     // and RabbitMQ alone with as many messages as the pipeline's (at most 20,000) of the
     // size of a request.submitted event. An overload run measures what is shed, not limits.
     let skip_limits = std::env::var_os("LOAD_SKIP_LIMITS").is_some();
-    let (db_alone, broker_alone, size) = if matches!(mode, Mode::Overload { .. }) || skip_limits {
-        (f64::NAN, f64::NAN, 0)
+    let (db_alone, broker_alone) = if matches!(mode, Mode::Overload { .. }) || skip_limits {
+        (f64::NAN, f64::NAN)
     } else {
         let db_alone = db_limit::requests_per_second(2000, 32)
             .await
@@ -491,7 +492,7 @@ async fn main() -> anyhow::Result<()> {
             .context("the broker alone")?
             .per_second;
         let _closed = connection.close(200, "done".into()).await;
-        (db_alone, broker_alone, size)
+        (db_alone, broker_alone)
     };
 
     let outcome = Outcome {
@@ -530,7 +531,6 @@ async fn main() -> anyhow::Result<()> {
         Mode::Overload { rate } => format!("load-overload-{rate}"),
         Mode::Closed { concurrency } => format!("load-closed-{concurrency}"),
     };
-    let _ = size;
     std::fs::write(
         dir.join(format!("{stem}.json")),
         serde_json::to_string_pretty(&outcome)?,
@@ -548,105 +548,4 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(dir.join(format!("{stem}.md")), outcome.markdown(&stem))?;
     println!("written {}", dir.join(format!("{stem}.md")).display());
     Ok(())
-}
-
-/// One run's figures, as the JSON result and the Markdown report give them.
-#[derive(serde::Serialize)]
-struct Outcome {
-    label: String,
-    seconds: u64,
-    cores: usize,
-    offered: usize,
-    accepted: usize,
-    refused: usize,
-    refused_by_code: BTreeMap<String, usize>,
-    refused_with_retry_hint: usize,
-    refused_in_recovery: usize,
-    refusals: Option<Summary>,
-    filed: usize,
-    lost: usize,
-    /// Accepted, still on its way when the wait for the backlog ended (DRAIN).
-    not_filed_in_time: usize,
-    carried: f64,
-    db_alone: f64,
-    broker_alone: f64,
-    cpu: CpuCost,
-    commits_per_request: BTreeMap<String, f64>,
-    peak_rss_mb: BTreeMap<String, f64>,
-    peak_connections: BTreeMap<String, i64>,
-    summaries: [Summary; 3],
-}
-
-impl Outcome {
-    fn markdown(&self, stem: &str) -> String {
-        let mut text = format!(
-            "# Load: {}, {} s, {} cores\n\n| stage | requests | per second | p50 ms | p90 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|\n",
-            self.label, self.seconds, self.cores
-        );
-        for summary in self.summaries.iter().chain(self.refusals.as_ref()) {
-            text.push_str(&format!(
-                "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
-                summary.name,
-                summary.messages,
-                summary.per_second,
-                summary.p50_ms,
-                summary.p90_ms,
-                summary.p99_ms,
-                summary.max_ms
-            ));
-        }
-        text.push_str(&format!(
-            "\nOffered {}, accepted {}, refused {} ({:?}; {} with a retry hint, {} in the recovery phase), filed {}, lost {}, not filed within 180 s of the end {}. Carried end to end: {:.0} requests/s; PostgreSQL alone with the same writes: {:.0}/s (ratio {:.2}); RabbitMQ alone: {:.0} messages/s (ratio {:.3}).\n",
-            self.offered,
-            self.accepted,
-            self.refused,
-            self.refused_by_code,
-            self.refused_with_retry_hint,
-            self.refused_in_recovery,
-            self.filed,
-            self.lost,
-            self.not_filed_in_time,
-            self.carried,
-            self.db_alone,
-            self.carried / self.db_alone,
-            self.broker_alone,
-            self.carried / self.broker_alone
-        ));
-        text.push_str(&format!(
-            "\nCPU over {:.0} s of steady sending ({} requests filed in it): the machine {:.2} cores busy, {:.2} ms per request; by process (ms per request): {}.\n",
-            self.cpu.window_seconds,
-            self.cpu.requests,
-            self.cpu.machine_cores,
-            self.cpu.machine_ms_per_request,
-            self.cpu
-                .ms_per_request
-                .iter()
-                .map(|(group, ms)| format!("{group} {ms:.3}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        text.push_str(&format!(
-            "\nCommits per request in the same window, by service: {} (the model of PostgreSQL alone: {}).\n",
-            self.commits_per_request
-                .iter()
-                .map(|(service, commits)| format!("{service} {commits:.2}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            db_limit::commits_per_request()
-        ));
-        text.push_str(&format!(
-            "\nPeak RSS (MB): {}. PostgreSQL client connections, peak: {}.\n\n![submit -> filed]({stem}.svg)\n",
-            self.peak_rss_mb
-                .iter()
-                .map(|(name, mb)| format!("{name} {mb:.0}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            self.peak_connections
-                .iter()
-                .map(|(database, count)| format!("{database} {count}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        text
-    }
 }
