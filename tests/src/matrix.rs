@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,8 @@ const COMUNE: &str = "L219";
 /// Operators submitting for a while.
 pub struct Load {
     accepted: Arc<Mutex<HashSet<String>>>,
+    /// Operators still submitting.
+    running: Arc<AtomicUsize>,
     tasks: JoinSet<anyhow::Result<()>>,
 }
 
@@ -47,16 +50,22 @@ impl Load {
     /// Starts the operators against `intakes` (the replicas' addresses, tried in turn).
     pub fn start(intakes: Vec<SocketAddr>, shape: Shape) -> Self {
         let accepted: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let running = Arc::new(AtomicUsize::new(shape.operators));
         let mut tasks = JoinSet::new();
         for operator in 0..shape.operators {
-            tasks.spawn(operate(
-                operator,
-                intakes.clone(),
-                shape,
-                Arc::clone(&accepted),
-            ));
+            let operation = operate(operator, intakes.clone(), shape, Arc::clone(&accepted));
+            let running = Arc::clone(&running);
+            tasks.spawn(async move {
+                let ended = operation.await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                ended
+            });
         }
-        Self { accepted, tasks }
+        Self {
+            accepted,
+            running,
+            tasks,
+        }
     }
 
     pub fn accepted(&self) -> usize {
@@ -66,10 +75,19 @@ impl Load {
             .unwrap_or_default()
     }
 
-    /// Waits until `count` requests are accepted (the fault strikes under load).
+    /// Waits until `count` requests are accepted (the fault strikes under load); fails at
+    /// once, saying how far it got, if the operators finished before that.
     pub async fn wait_for(&self, count: usize) -> anyhow::Result<()> {
         eventually(Duration::from_secs(120), || async {
-            Ok((self.accepted() >= count).then_some(()))
+            if self.accepted() >= count {
+                return Ok(Some(()));
+            }
+            anyhow::ensure!(
+                self.running.load(Ordering::SeqCst) > 0,
+                "the load ended with {} accepted, before the {count} the strike waits for",
+                self.accepted()
+            );
+            Ok(None)
         })
         .await
     }

@@ -41,7 +41,7 @@ fn intakes(system: &System) -> Vec<std::net::SocketAddr> {
         .collect()
 }
 
-/// Requests accepted in all: each case strikes at a count of accepted requests (at most 450),
+/// Requests accepted in all: each case strikes at a count of accepted requests (at most 300),
 /// so the strike happens under load by construction; what the generator manages to offer
 /// beyond that depends on how fast the machine answers (each operator waits for its answer).
 const ACCEPTED_AT_LEAST: usize = 300;
@@ -71,8 +71,10 @@ async fn each_service_sigkilled_under_load() {
         .await
         .unwrap();
     let load = Load::start(intakes(&system), STANDARD);
+    // Strikes at 100, 200 and 300 accepted: a busy CI machine has offered as few as 384 in
+    // the whole run, so a later strike could come after the load has ended.
     for (n, victim) in ["router", "office-queue", "intake"].into_iter().enumerate() {
-        load.wait_for(150 * (n + 1)).await.unwrap();
+        load.wait_for(100 * (n + 1)).await.unwrap();
         let process = system.service_mut(victim);
         assert_eq!(
             process.stop(Signal::SIGKILL).await.unwrap(),
