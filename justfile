@@ -15,8 +15,10 @@ setup:
 build:
     cargo build --workspace --bins
 
-# The whole suite against the real servers (starts or installs them as needed).
-test: setup build
+# The whole suite against the real servers (starts or installs them as needed). The test
+# build makes every service binary the end-to-end tests run (each service has integration
+# tests), with the test build's features, so a separate `build` would only build them twice.
+test: setup
     scripts/ensure-tools.sh
     scripts/drop-test-databases.sh
     scripts/fault-matrix.sh cargo nextest run --workspace --no-fail-fast

@@ -279,7 +279,6 @@ impl JobHandler for Deliverer {
         let Some(endpoint) = endpoints::lock(effects.db(), delivery.endpoint_id).await? else {
             return Ok(Next::Done);
         };
-        let now = self.clock.now();
         match performed {
             Performed::Nothing => Ok(Next::Done),
             Performed::EndpointDisabled => {
@@ -334,7 +333,7 @@ impl JobHandler for Deliverer {
                 count(endpoint.id, "failed");
                 Ok(Next::Done)
             }
-            Performed::Sent(sent) => self.record(effects, &delivery, &endpoint, sent, now).await,
+            Performed::Sent(sent) => self.record(effects, &delivery, &endpoint, sent).await,
         }
     }
 }
@@ -346,8 +345,10 @@ impl Deliverer {
         delivery: &DeliveryRow,
         endpoint: &EndpointRow,
         sent: &Sent,
-        now: DateTime<Utc>,
     ) -> Result<Next, HandleError> {
+        // The schedule counts from the moment the endpoint answered, not from when this
+        // record is written: a busy machine's delay before the commit is not the endpoint's.
+        let answered_at = sent.at + chrono::Duration::from_std(sent.latency).unwrap_or_default();
         let latency_ms = u64::try_from(sent.latency.as_millis()).unwrap_or(u64::MAX);
         let error = match sent.status {
             Some(status) if !(200..300).contains(&status) => {
@@ -379,7 +380,14 @@ impl Deliverer {
             status: sent.status,
             retry_after: sent.retry_after,
         };
-        let decision = outcome::decide(&self.rules, health, answer, attempt, now, fastrand_unit());
+        let decision = outcome::decide(
+            &self.rules,
+            health,
+            answer,
+            attempt,
+            answered_at,
+            fastrand_unit(),
+        );
         endpoints::record_health(
             effects.db(),
             endpoint.id,
@@ -398,7 +406,7 @@ impl Deliverer {
                     attempts,
                     None,
                     "",
-                    Some(now),
+                    Some(answered_at),
                 )
                 .await?;
                 count(endpoint.id, "delivered");
