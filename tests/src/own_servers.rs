@@ -10,12 +10,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::process::{Child, Command};
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 async fn wait_for_port(port: u16, what: &str, log: &std::path::Path) -> anyhow::Result<()> {
     for _ in 0..300 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -61,7 +55,7 @@ pub struct OwnRabbitMq {
 impl OwnRabbitMq {
     pub async fn start() -> anyhow::Result<Self> {
         let dir = temp_dir("rabbitmq")?;
-        let port = free_port()?;
+        let port = combipat_testkit::free_port()?;
         std::fs::write(
             dir.join("rabbitmq.conf"),
             format!("listeners.tcp.local = 127.0.0.1:{port}\nloopback_users = none\n"),
@@ -72,7 +66,7 @@ impl OwnRabbitMq {
         give_to(&dir, "rabbitmq")?;
         let mut node = Self {
             node: format!("combipat-{port}@localhost"),
-            dist_port: free_port()?,
+            dist_port: combipat_testkit::free_port()?,
             port,
             dir,
             child: None,
@@ -275,7 +269,7 @@ impl OwnPostgres {
         let dir = temp_dir("postgres")?;
         give_to(&dir, "postgres")?;
         let own = Self {
-            port: free_port()?,
+            port: combipat_testkit::free_port()?,
             dir,
             bin,
         };

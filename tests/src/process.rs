@@ -34,16 +34,10 @@ fn binary(service: &str) -> anyhow::Result<PathBuf> {
         .cloned()
         .with_context(|| {
             format!(
-                "{name} is missing beside {}: build the binaries first (`cargo build --bins`; `just test` does)",
+                "{name} is missing beside {}: build the binaries first (`cargo nextest run --workspace` or `just test` builds them with the tests)",
                 exe.display()
             )
         })
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// One service binary: how to start it again, and the running child.
@@ -65,8 +59,10 @@ impl ServiceProcess {
         options: &Options,
         log_dir: &std::path::Path,
     ) -> anyhow::Result<Self> {
-        let grpc_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-        let http_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+        let grpc_addr: SocketAddr =
+            format!("127.0.0.1:{}", combipat_testkit::free_port()?).parse()?;
+        let http_addr: SocketAddr =
+            format!("127.0.0.1:{}", combipat_testkit::free_port()?).parse()?;
         let mut env: BTreeMap<String, String> = overrides(database, bus)
             .into_iter()
             .map(|(key, value)| (env_var_for(&key), value))

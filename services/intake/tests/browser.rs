@@ -86,13 +86,7 @@ async fn notifier_process(
         binary.display()
     );
     let database = TestDatabase::create().await.unwrap();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let free = || combipat_testkit::free_port().unwrap();
     let (grpc, http) = (free(), free());
     let mut env: Vec<(String, String)> = overrides(&database, bus);
     env.push(("grpc.port".into(), grpc.to_string()));

@@ -203,11 +203,7 @@ async fn without_router_a_transfer_is_refused_as_unavailable_and_nothing_changes
     let bus = TestBus::new();
     let mut settings = overrides(&TestDatabase::create().await.unwrap(), &bus);
     // Nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = combipat_testkit::free_port().unwrap();
     settings.push(("router.endpoint".into(), format!("http://127.0.0.1:{port}")));
     let queue = TestService::start::<combipat_office_queue::Service>(&settings)
         .await
